@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies point one way: C shims <- Reactor <- WSGIServer <- yimmo-wsgi.
+// The reactor knows no HTTP and no Python; only WSGIServer/WSGI touches CPythonShim.
+let package = Package(
+    name: "yimmo-wsgi",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "yimmo-wsgi", targets: ["yimmo-wsgi"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "CEpollShim"),
+        // Debian's libpython through pkg-config; only CPythonShim's .c file includes Python.h.
+        .systemLibrary(
+            name: "CPython",
+            pkgConfig: "python3-embed",
+            providers: [.apt(["python3-dev"])]
+        ),
+        .target(name: "CPythonShim", dependencies: ["CPython"]),
+        .target(name: "Reactor", dependencies: ["CEpollShim"]),
+        .target(
+            name: "WSGIServer",
+            dependencies: ["Reactor", "CEpollShim", "CPythonShim"],
+            swiftSettings: verboseLogSettings
+        ),
+        .executableTarget(
+            name: "yimmo-wsgi",
+            dependencies: [
+                "WSGIServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CEpollShim"]),
+        .testTarget(name: "WSGIServerTests", dependencies: ["WSGIServer", "Reactor"]),
+    ]
+)
+
+// DEBUG and TRACE log statements exist only in debug builds, or in a release build made with
+// `YIMMO_VERBOSE_LOG=1 swift build -c release`; otherwise they compile to nothing.
+var verboseLogSettings: [SwiftSetting] {
+    var settings: [SwiftSetting] = [.define("YIMMO_VERBOSE_LOG", .when(configuration: .debug))]
+    if Context.environment["YIMMO_VERBOSE_LOG"] == "1" {
+        settings.append(.define("YIMMO_VERBOSE_LOG"))
+    }
+    return settings
+}

@@ -1,0 +1,3 @@
+import WSGIServer
+import CPythonShim
+print(YPy_IsInitialized())
