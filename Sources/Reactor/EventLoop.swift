@@ -39,6 +39,7 @@ public final class EventLoop: @unchecked Sendable {
     private var events: [ReadyEvent] = []
     private var deferred: [LoopTask] = []
     private var running: [LoopTask] = []
+    private var expired: [Timer] = []
     private let incoming = Mutex<[LoopTask]>([])
     private let hasIncoming = Atomic<Bool>(false)
     private let sleeping = Atomic<Bool>(false)
@@ -168,7 +169,11 @@ public final class EventLoop: @unchecked Sendable {
             handler.handleEvents(event.events)
         }
         runTasks()
-        timers.advance(now: now)
+        timers.collectExpired(now: now, into: &expired)
+        for timer in expired where !timer.isArmed {
+            timer.target?.timerFired(timer)
+        }
+        expired.removeAll(keepingCapacity: true)
         runTasks()
     }
 

@@ -69,15 +69,15 @@ public struct TimerWheel {
         return Int32(clamping: max(0, nextTickStart - now))
     }
 
-    /// Fires every timer whose deadline is at or before `now`, in slot order.
-    public mutating func advance(now: Int64) {
+    /// Disarms every timer whose deadline is at or before `now` and appends it to `due`; the
+    /// caller fires them once the wheel is no longer being mutated (targets re-arm timers).
+    public mutating func collectExpired(now: Int64, into due: inout [Timer]) {
         let targetTick = now / tickMilliseconds
         if armedCount == 0 {
             // Nothing can fire: skip the idle stretch instead of walking it tick by tick.
             currentTick = max(currentTick, targetTick)
             return
         }
-        var due: [Timer] = []
         while currentTick <= targetTick {
             let index = Int(currentTick % Int64(slots.count))
             if !slots[index].isEmpty {
@@ -96,9 +96,6 @@ public struct TimerWheel {
             }
             if currentTick == targetTick { break }
             currentTick += 1
-        }
-        for timer in due {
-            timer.target?.timerFired(timer)
         }
     }
 
