@@ -39,6 +39,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     private var closeAfterFlush = false
     private var readable = true
     private var inputBlockedByPipeline = false
+    private var peerHungUp = false
 
     /// Pipelined bytes buffered beyond this while a request is handled stop further reads.
     private static let pipelineBufferLimit = 64 * 1024
@@ -73,6 +74,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         if events.contains(.writable) {
             flushOutput()
         }
+        if events.contains(.hangup) { peerHungUp = true }
         if events.contains(.readable) || events.contains(.hangup) {
             readable = true
             readInput()
@@ -158,8 +160,12 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             if n > 0 {
                 input.commit(n)
                 processInput()
-                // A short read drained the socket; the next edge reports anything newer.
-                if n < free.count { readable = false }
+                // A short read drained the socket and the next edge reports anything newer,
+                // unless the peer's FIN came with this edge: then read on to see the EOF.
+                if n < free.count && !peerHungUp {
+                    readable = false
+                    loop.rearm(fd: fd, events: .readable)
+                }
             } else if n == 0 {
                 readable = false
                 inputEnded()
@@ -169,6 +175,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                     continue
                 case EAGAIN, EWOULDBLOCK:
                     readable = false
+                    loop.rearm(fd: fd, events: .readable)
                 default:
                     readable = false
                     perform(machine.peerClosed())
@@ -333,6 +340,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             case EINTR:
                 continue
             case EAGAIN, EWOULDBLOCK:
+                loop.rearm(fd: fd, events: .writable)
                 if !writeStalled {
                     writeStalled = true
                     timerKind = .none  // forces the write deadline to be armed
@@ -358,6 +366,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 if n == 0 { break }  // the file is shorter than promised
                 if errno == EINTR { continue }
                 if errno == EAGAIN || errno == EWOULDBLOCK {
+                    loop.rearm(fd: fd, events: .writable)
                     pendingFile = file
                     if !writeStalled {
                         writeStalled = true
@@ -458,6 +467,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 closeNow()
                 return
             }
+            loop.rearm(fd: fd, events: .readable)
         }
         updateTimer()
     }
