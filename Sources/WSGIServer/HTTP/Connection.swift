@@ -40,6 +40,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     private var readable = true
     private var inputBlockedByPipeline = false
     private var peerHungUp = false
+    private var awaitingContinue = false
 
     /// Pipelined bytes buffered beyond this while a request is handled stop further reads.
     private static let pipelineBufferLimit = 64 * 1024
@@ -106,6 +107,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         guard machine.state != .closed, exchangeActive else { return }
         let out = exchange.collect(into: &scratch)
         if out.sendContinue {
+            awaitingContinue = false
             output.append(contentsOf: Self.continueLine)
             ownBytesInOutput += Self.continueLine.count
         }
@@ -253,6 +255,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             }
             let bodyComplete = !bodyIsChunked && bodyRemaining == 0
             if machine.shuttingDown { exchange.requestClose() }
+            awaitingContinue = request.expectContinue && !bodyComplete
             exchangeActive = true
             responseFinished = false
             responseAborted = false
@@ -494,7 +497,10 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
 
     private func updateTimer() {
         guard !isClosed else { return }
-        let wanted: ConnectionStateMachine.Deadline = writeStalled ? .body : machine.deadline
+        var wanted: ConnectionStateMachine.Deadline = writeStalled ? .body : machine.deadline
+        // A body that is not arriving because we paused it, or because the client is waiting
+        // for a 100 Continue the application has not asked for yet, is not the client stalling.
+        if !writeStalled && wanted == .body && (bodyPaused || awaitingContinue) { wanted = .none }
         let writeOverride = writeStalled
         if wanted == .none {
             loop.timers.cancel(timer)
