@@ -18,6 +18,7 @@ const uint32_t CEpoll_RDHUP = EPOLLRDHUP;
 const uint32_t CEpoll_HUP = EPOLLHUP;
 const uint32_t CEpoll_ERR = EPOLLERR;
 const uint32_t CEpoll_ET = EPOLLET;
+const uint32_t CEpoll_EXCLUSIVE = EPOLLEXCLUSIVE;
 const int CEpoll_CTL_ADD = EPOLL_CTL_ADD;
 const int CEpoll_CTL_MOD = EPOLL_CTL_MOD;
 const int CEpoll_CTL_DEL = EPOLL_CTL_DEL;

@@ -24,6 +24,13 @@ public final class EpollBackend: ReadinessBackend {
     }
 
     private static func mask(_ interest: IOEvents) -> UInt32 {
+        if interest.contains(.exclusive) {
+            // The kernel allows only IN, OUT, ET (and WAKEUP) next to EXCLUSIVE; RDHUP is EINVAL.
+            var mask = CEpoll_ET | CEpoll_EXCLUSIVE
+            if interest.contains(.readable) { mask |= CEpoll_IN }
+            if interest.contains(.writable) { mask |= CEpoll_OUT }
+            return mask
+        }
         var mask = CEpoll_ET | CEpoll_RDHUP
         if interest.contains(.readable) { mask |= CEpoll_IN }
         if interest.contains(.writable) { mask |= CEpoll_OUT }
@@ -40,6 +47,7 @@ public final class EpollBackend: ReadinessBackend {
         }
     }
 
+    /// Not for `.exclusive` registrations: EPOLL_CTL_MOD refuses EPOLLEXCLUSIVE.
     public func reregister(fd: Int32, id: UInt32, interest: IOEvents) throws(SyscallError) {
         _ = try retryingBlocking("epoll_ctl(MOD)") {
             CEpoll_ctl(epfd, CEpoll_CTL_MOD, fd, Self.mask(interest), Self.pack(fd: fd, id: id))

@@ -8,6 +8,10 @@ public struct IOEvents: OptionSet, Sendable, Hashable {
     /// The peer closed its side (or the connection hung up entirely).
     public static let hangup = IOEvents(rawValue: 1 << 2)
     public static let error = IOEvents(rawValue: 1 << 3)
+    /// A registration hint, never reported: the descriptor (a listening socket) is shared with
+    /// other processes, so wake only one of the waiters per event (epoll's EPOLLEXCLUSIVE).
+    /// Backends without such a mode ignore it; every waiter then wakes and all but one get EAGAIN.
+    public static let exclusive = IOEvents(rawValue: 1 << 4)
 }
 
 /// One readiness report: which descriptor, under which registration, and what changed.

@@ -21,6 +21,7 @@ extern const uint32_t CEpoll_RDHUP;
 extern const uint32_t CEpoll_HUP;
 extern const uint32_t CEpoll_ERR;
 extern const uint32_t CEpoll_ET;
+extern const uint32_t CEpoll_EXCLUSIVE;
 
 /// The kernel's packed 12-byte epoll_event, re-declared with a stable Swift-visible layout.
 typedef struct __attribute__((packed)) CEpollEvent {
