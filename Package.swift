@@ -14,6 +14,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "CEpollShim"),
+        // fork, prctl, sigtimedwait, wait-status macros and the shared scoreboard slot.
+        .target(name: "CProcessShim"),
         // Debian's libpython through pkg-config; only CPythonShim's .c file includes Python.h.
         .systemLibrary(
             name: "CPython",
@@ -24,7 +26,7 @@ let package = Package(
         .target(name: "Reactor", dependencies: ["CEpollShim"]),
         .target(
             name: "WSGIServer",
-            dependencies: ["Reactor", "CEpollShim", "CPythonShim"],
+            dependencies: ["Reactor", "CEpollShim", "CPythonShim", "CProcessShim"],
             swiftSettings: verboseLogSettings
         ),
         .executableTarget(
@@ -36,7 +38,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CEpollShim"]),
-        .testTarget(name: "WSGIServerTests", dependencies: ["WSGIServer", "Reactor"]),
+        .testTarget(name: "WSGIServerTests", dependencies: ["WSGIServer", "Reactor", "CProcessShim"]),
     ]
 )
 

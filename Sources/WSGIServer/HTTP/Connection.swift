@@ -45,6 +45,10 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     /// Pipelined bytes buffered beyond this while a request is handled stop further reads.
     private static let pipelineBufferLimit = 64 * 1024
     private static let lingerMilliseconds: Int64 = 2000
+    /// How long an idle connection stays open once the server is stopping (at most the idle
+    /// time-out). A client that sends its next request right after a response gets it answered;
+    /// one that stays quiet this long is closed.
+    static let stopQuietMilliseconds: Int64 = 1000
     private static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     init(fd: Int32, server: HTTPServer, info: ConnectionInfo) {
@@ -64,6 +68,22 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     }
 
     var isIdle: Bool { machine.state == .idle }
+
+    // In-flight bookkeeping kept by the server (see `HTTPServer.requestStarted`): requests in
+    // start order, as an intrusive list, so the oldest one is known without a search.
+    var requestStartedAt: Int64 = 0
+    var olderInFlight: Connection?
+    var newerInFlight: Connection?
+
+    /// "METHOD TARGET" of the current request, as sent (for the stuck-request watchdog's log).
+    func withRequestLine<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        exchange.withHeadBytes { head in
+            let request = exchange.request
+            let end = min(request.target.upperBound, head.count)
+            let start = min(request.method.lowerBound, end)
+            return body(UnsafeRawBufferPointer(rebasing: head[start..<end]))
+        }
+    }
 
     // MARK: Events
 
@@ -132,10 +152,11 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         updateTimer()
     }
 
-    /// Graceful stop: idle connections go now, busy ones after their response.
+    /// Graceful stop of the server: a response whose head is not out yet says `Connection: close`;
+    /// idle connections close after a quiet period (see `ConnectionStateMachine.serverStopping`).
     func shutdown() {
         exchange.requestClose()
-        perform(machine.shutdownRequested())
+        perform(machine.serverStopRequested())
         updateTimer()
     }
 
@@ -254,13 +275,13 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 chunkedDecoder.reset()
             }
             let bodyComplete = !bodyIsChunked && bodyRemaining == 0
-            if machine.shuttingDown { exchange.requestClose() }
+            let lastRequest = server.requestStarted(self)
+            if machine.shuttingDown || machine.serverStopping || lastRequest { exchange.requestClose() }
             awaitingContinue = request.expectContinue && !bodyComplete
             exchangeActive = true
             responseFinished = false
             responseAborted = false
             _ = machine.headParsed(bodyComplete: bodyComplete)
-            server.requestStarted()
             server.handler.handle(exchange)
             return true
         }
@@ -390,7 +411,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         if exchangeActive && responseFinished {
             exchangeActive = false
             responseFinished = false
-            server.requestFinished()
+            server.requestFinished(self)
             if responseAborted {
                 perform(machine.responseAborted())
             } else {
@@ -484,7 +505,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         closeDescriptor(fd)
         if exchangeActive {
             exchangeActive = false
-            server.requestFinished()
+            server.requestFinished(self)
         }
         exchange.connectionClosed()
         output = []
@@ -517,6 +538,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         case .header: seconds = config.headerTimeout
         case .body: seconds = writeOverride ? config.writeTimeout : config.bodyTimeout
         case .linger: seconds = Double(Self.lingerMilliseconds) / 1000
+        case .stopQuiet: seconds = min(config.idleTimeout, Double(Self.stopQuietMilliseconds) / 1000)
         case .none: seconds = 0
         }
         loop.timers.arm(timer, deadline: loop.now + Int64(seconds * 1000))

@@ -20,7 +20,8 @@ struct ConnectionStateMachine: Equatable {
 
     /// Which deadline applies now.
     enum Deadline: Equatable {
-        case none, idle, header, body, linger
+        /// `stopQuiet`: the server is stopping and the connection sits idle; see `serverStopping`.
+        case none, idle, header, body, linger, stopQuiet
     }
 
     enum Action: Equatable {
@@ -44,6 +45,11 @@ struct ConnectionStateMachine: Equatable {
     private(set) var bodyComplete = true
     private(set) var responseComplete = false
     private(set) var shuttingDown = false
+    /// The server is stopping (SIGTERM, reload, recycling). Unlike `shuttingDown`, the connection
+    /// itself is healthy: a request under way is answered (with `Connection: close` if its head
+    /// is not out yet), and an idle connection is closed after a short quiet period instead of at
+    /// once, so a request the client sent as we decided to close is answered, not reset.
+    private(set) var serverStopping = false
 
     /// Bytes of a new request arrived while idle.
     mutating func headBytesArrived() -> Action {
@@ -162,7 +168,15 @@ struct ConnectionStateMachine: Equatable {
         }
     }
 
-    /// Graceful stop: idle connections close now; busy ones close after their response.
+    /// The server is stopping: an idle connection gets the quiet-period deadline; a busy one
+    /// finishes its request (see `serverStopping`).
+    mutating func serverStopRequested() -> Action {
+        serverStopping = true
+        if state == .idle { deadline = .stopQuiet }
+        return .none
+    }
+
+    /// This connection must end: idle connections close now; busy ones close after their response.
     mutating func shutdownRequested() -> Action {
         shuttingDown = true
         switch state {
@@ -183,7 +197,9 @@ struct ConnectionStateMachine: Equatable {
             return .linger
         }
         state = .idle
-        deadline = .idle
+        // A response that promised keep-alive is not followed by a close: the client may already
+        // be sending its next request, which gets answered (with `Connection: close`) instead.
+        deadline = serverStopping ? .stopQuiet : .idle
         bodyComplete = true
         responseComplete = false
         return .parseNext

@@ -149,7 +149,9 @@ public final class HTTPExchange: @unchecked Sendable {
             var out = ExchangeOutput()
             out.finished = outputFinished
             out.aborted = aborted
-            out.keepAlive = keepAlive && !forceClose
+            // What the head told the client (a `forceClose` before the head was folded into it).
+            // A close the server wants after the head is out is the connection's decision.
+            out.keepAlive = keepAlive
             out.file = fileJob
             if continueWanted && !continueSent {
                 continueSent = true

@@ -4,22 +4,32 @@ import Glibc
 import CEpollShim
 import Reactor
 
-/// The server thread's top object: the listening socket, the connection table and the loop.
-public final class HTTPServer: EventHandler, TimerTarget, LoopTask, @unchecked Sendable {
+/// The server thread's top object: the listening sockets, the connection table and the loop.
+public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
     // @unchecked Sendable: loop-thread state only, except `requestShutdown`, which posts to the loop.
 
     public let loop: EventLoop
     public let configuration: ServerConfiguration
     let handler: RequestHandler
-    private var listenFD: Int32 = -1
+    private var acceptors: [Acceptor] = []
+    /// The first TCP listener's port (useful with port 0); 0 when there is none.
     public private(set) var port = 0
     private var connections: [Connection?] = []
     public private(set) var connectionCount = 0
     public private(set) var requestsInFlight = 0
-    private var acceptReady = true
+    public private(set) var requestsStarted = 0
     private var stopping = false
     private let shutdownTimer = Timer()
-    private var shutdownPosted = false
+
+    /// `--max-requests` for this process (jitter already applied); 0: no limit. Set before `run`.
+    public var maxRequests = 0
+    /// Runs on the server thread when `maxRequests` is reached, just before the graceful stop.
+    public var onRecycle: (() -> Void)?
+    /// Where the oldest request in flight is published for the supervisor's watchdog; nil when
+    /// there is no supervisor. Set before `run`.
+    var scoreboard: ScoreboardSlot?
+    private var oldestInFlight: Connection?
+    private var newestInFlight: Connection?
 
     public init(configuration: ServerConfiguration, handler: RequestHandler, backend: any ReadinessBackend) throws(SyscallError) {
         self.configuration = configuration
@@ -28,15 +38,35 @@ public final class HTTPServer: EventHandler, TimerTarget, LoopTask, @unchecked S
         shutdownTimer.target = self
     }
 
-    /// Binds and listens; returns the bound port (useful with port 0).
+    /// Binds `configuration.host:port` itself and listens (single-process use and tests);
+    /// returns the bound port (useful with port 0).
     @discardableResult
     public func bind(reusePort: Bool = false) throws(SyscallError) -> Int {
-        let (fd, bound) = try SocketAddress.listen(
+        let (fd, bound, family) = try SocketAddress.listen(
             host: configuration.host, port: configuration.port, backlog: configuration.backlog, reusePort: reusePort)
-        listenFD = fd
-        port = bound
-        try loop.register(fd: fd, handler: self, interest: .readable)
+        let socket = ListeningSocket(
+            fd: fd, family: family, serverName: configuration.host, serverPort: bound,
+            displayName: SocketAddress.url(host: configuration.host, port: bound))
+        do {
+            try adopt([socket], shared: false)
+        } catch {
+            closeDescriptor(fd)
+            throw error
+        }
         return bound
+    }
+
+    /// Accepts on sockets that are already listening (opened by the supervisor before it forked).
+    /// `shared`: other processes accept on the same sockets, so each event wakes only one of
+    /// them (EPOLLEXCLUSIVE where the backend has it). The server closes its descriptors when it
+    /// stops accepting; other processes' copies stay open.
+    public func adopt(_ sockets: [ListeningSocket], shared: Bool) throws(SyscallError) {
+        for socket in sockets {
+            let acceptor = Acceptor(socket: socket, server: self)
+            try loop.register(fd: socket.fd, handler: acceptor, interest: shared ? [.readable, .exclusive] : .readable)
+            acceptors.append(acceptor)
+            if port == 0 && socket.family != .unix { port = socket.serverPort }
+        }
     }
 
     /// Runs the loop on the calling thread until a shutdown completes.
@@ -52,11 +82,7 @@ public final class HTTPServer: EventHandler, TimerTarget, LoopTask, @unchecked S
     public func runOnLoop() {
         guard !stopping else { return }
         stopping = true
-        if listenFD >= 0 {
-            loop.deregister(fd: listenFD)
-            closeDescriptor(listenFD)
-            listenFD = -1
-        }
+        stopAccepting()
         Log.notice("shutting down: \(connectionCount) connection(s), \(requestsInFlight) request(s) in flight")
         for connection in connections {
             connection?.shutdown()
@@ -66,6 +92,22 @@ public final class HTTPServer: EventHandler, TimerTarget, LoopTask, @unchecked S
         } else {
             loop.timers.arm(shutdownTimer, deadline: loop.now + Int64(configuration.gracefulTimeout * 1000))
         }
+    }
+
+    /// Leaves the listening sockets. Once deregistered, this process gets no more wake-ups for
+    /// them; but a wake-up the kernel gave to this process just before (with EPOLLEXCLUSIVE,
+    /// to this process alone) would be lost with its connection left waiting in the backlog.
+    /// So what is already queued is accepted once more, and served with `Connection: close`.
+    private func stopAccepting() {
+        for acceptor in acceptors {
+            loop.deregister(fd: acceptor.socket.fd)
+        }
+        for acceptor in acceptors {
+            acceptor.pending = true
+            acceptConnections(from: acceptor)
+            closeDescriptor(acceptor.socket.fd)
+        }
+        acceptors.removeAll()
     }
 
     public func timerFired(_ timer: Timer) {
@@ -78,13 +120,9 @@ public final class HTTPServer: EventHandler, TimerTarget, LoopTask, @unchecked S
 
     // MARK: Accepting
 
-    public func handleEvents(_ events: IOEvents) {
-        acceptReady = true
-        acceptConnections()
-    }
-
-    private func acceptConnections() {
-        while acceptReady && !stopping {
+    func acceptConnections(from acceptor: Acceptor) {
+        let listenFD = acceptor.socket.fd
+        while acceptor.pending {
             if connectionCount >= configuration.maxConnections {
                 // Leave the rest in the kernel's backlog until a connection closes.
                 return
@@ -99,24 +137,26 @@ public final class HTTPServer: EventHandler, TimerTarget, LoopTask, @unchecked S
                 case EINTR, ECONNABORTED, EPROTO:
                     continue
                 case EAGAIN, EWOULDBLOCK:
-                    acceptReady = false
+                    acceptor.pending = false
                     loop.rearm(fd: listenFD, events: .readable)
                 case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                    // Stays pending: retried when a connection closes and frees a descriptor.
                     Log.error("accept4: \(String(cString: strerror(errno))); pausing accepts until a connection closes")
-                    acceptReady = false
-                    if connectionCount == 0 { acceptReady = true; return }
+                    if connectionCount == 0 { acceptor.pending = false }
                 default:
                     Log.error("accept4: \(String(cString: strerror(errno)))")
-                    acceptReady = false
+                    acceptor.pending = false
                 }
                 return
             }
-            var one: Int32 = 1
-            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            if acceptor.socket.family != .unix {
+                var one: Int32 = 1
+                setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            }
             let peer = SocketAddress.describe(&storage)
             let info = ConnectionInfo(
                 remoteAddress: peer.host, remotePort: peer.port,
-                serverName: configuration.host, serverPort: port)
+                serverName: acceptor.socket.serverName, serverPort: acceptor.socket.serverPort)
             let connection = Connection(fd: fd, server: self, info: info)
             do {
                 try loop.register(fd: fd, handler: connection, interest: [.readable, .writable])
@@ -144,12 +184,63 @@ public final class HTTPServer: EventHandler, TimerTarget, LoopTask, @unchecked S
         }
         if stopping {
             if connectionCount == 0 { loop.stop() }
-        } else if connectionCount < configuration.maxConnections && listenFD >= 0 {
-            acceptReady = true
-            acceptConnections()
+        } else if connectionCount < configuration.maxConnections {
+            for acceptor in acceptors where acceptor.pending {
+                acceptConnections(from: acceptor)
+            }
         }
     }
 
-    func requestStarted() { requestsInFlight += 1 }
-    func requestFinished() { requestsInFlight -= 1 }
+    // MARK: Requests in flight
+
+    /// A request was parsed and goes to the handler. Returns true when it is the last one this
+    /// process takes (`maxRequests`): its response then says `Connection: close`, and the
+    /// server starts its graceful stop once the current batch of events is handled.
+    func requestStarted(_ connection: Connection) -> Bool {
+        requestsInFlight += 1
+        requestsStarted += 1
+        if let scoreboard {
+            connection.requestStartedAt = loop.now
+            connection.olderInFlight = newestInFlight
+            connection.newerInFlight = nil
+            if let newest = newestInFlight {
+                newest.newerInFlight = connection
+            } else {
+                oldestInFlight = connection
+                publishOldest(scoreboard)
+            }
+            newestInFlight = connection
+        }
+        if maxRequests > 0 && requestsStarted == maxRequests && !stopping {
+            Log.notice("served --max-requests \(maxRequests) requests: recycling this worker")
+            onRecycle?()
+            loop.deferTask(self)
+            return true
+        }
+        return false
+    }
+
+    func requestFinished(_ connection: Connection) {
+        requestsInFlight -= 1
+        guard let scoreboard else { return }
+        scoreboard.addServed(1)
+        guard connection.olderInFlight != nil || oldestInFlight === connection else { return }
+        let older = connection.olderInFlight
+        let newer = connection.newerInFlight
+        if let older { older.newerInFlight = newer } else { oldestInFlight = newer }
+        if let newer { newer.olderInFlight = older } else { newestInFlight = older }
+        connection.olderInFlight = nil
+        connection.newerInFlight = nil
+        if older == nil { publishOldest(scoreboard) }
+    }
+
+    private func publishOldest(_ scoreboard: ScoreboardSlot) {
+        guard let oldest = oldestInFlight else {
+            scoreboard.clearRequest()
+            return
+        }
+        oldest.withRequestLine { line in
+            scoreboard.setOldestRequest(start: oldest.requestStartedAt, line: line)
+        }
+    }
 }

@@ -30,8 +30,14 @@ enum SocketAddress {
         String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// A non-blocking listening TCP socket on host:port. Errors name the failing call.
-    static func listen(host: String, port: Int, backlog: Int, reusePort: Bool) throws(SyscallError) -> (fd: Int32, port: Int) {
+    /// `http://host:port`, with IPv6 addresses in brackets.
+    static func url(host: String, port: Int) -> String {
+        host.contains(":") ? "http://[\(host)]:\(port)" : "http://\(host):\(port)"
+    }
+
+    /// A non-blocking listening TCP socket on host:port. Errors name the failing call. An IPv6
+    /// socket is IPv6-only, so `[::]` and `0.0.0.0` can both be bound on one port.
+    static func listen(host: String, port: Int, backlog: Int, reusePort: Bool) throws(SyscallError) -> (fd: Int32, port: Int, family: ListeningSocket.Family) {
         var hints = addrinfo()
         hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
         hints.ai_family = AF_UNSPEC
@@ -51,6 +57,11 @@ enum SocketAddress {
             _ = try retryingBlocking("setsockopt(SO_REUSEADDR)") {
                 setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
             }
+            if info.ai_family == AF_INET6 {
+                _ = try retryingBlocking("setsockopt(IPV6_V6ONLY)") {
+                    setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
+                }
+            }
             if reusePort {
                 _ = try retryingBlocking("setsockopt(SO_REUSEPORT)") {
                     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -63,7 +74,7 @@ enum SocketAddress {
             _ = withUnsafeMutablePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
             }
-            return (fd, describe(&storage).port)
+            return (fd, describe(&storage).port, info.ai_family == AF_INET6 ? .inet6 : .inet)
         } catch {
             closeDescriptor(fd)
             throw error
