@@ -71,6 +71,7 @@ struct Settings {
             }
         }
         staticResponse = command.staticResponse || Self.flag("YIMMO_WSGI_STATIC_RESPONSE")
+        try resolveProcesses(command)
     }
 
     private static func pick(_ flag: String?, _ env: String) -> String? {
@@ -104,5 +105,52 @@ struct Settings {
             throw SettingsError(message: "invalid \(source(flag, env, option)) '\(text)': expected seconds, more than 0")
         }
         return value
+    }
+}
+
+// MARK: Processes and lifecycle
+
+extension Settings {
+    /// --processes, --bind, --pid, --max-requests(-jitter), --timeout.
+    private mutating func resolveProcesses(_ command: YimmoCommand) throws(SettingsError) {
+        server.processes = try Self.number(command.processes, "YIMMO_WSGI_NO_PROC", "--processes", server.processes, 1...1024)
+        server.maxRequests = try Self.number(command.maxRequests, "YIMMO_WSGI_MAX_REQUESTS", "--max-requests", 0, 0...Int.max)
+        server.maxRequestsJitter = try Self.number(command.maxRequestsJitter, "YIMMO_WSGI_MAX_REQUESTS_JITTER", "--max-requests-jitter", 0, 0...Int.max)
+        if let text = Self.pick(command.timeout, "YIMMO_WSGI_TIMEOUT") {
+            guard let value = Double(text), value >= 0, value <= 86_400 else {
+                throw SettingsError(message: "invalid \(Self.source(command.timeout, "YIMMO_WSGI_TIMEOUT", "--timeout")) '\(text)': expected seconds, 0 for off")
+            }
+            server.requestTimeout = value > 0 ? value : nil
+        }
+        if let path = Self.pick(command.pid, "YIMMO_WSGI_PID_FILE") {
+            server.pidFile = path
+        }
+
+        let fromEnv = command.bind.isEmpty
+        let texts = fromEnv
+            ? (Self.pick(nil, "YIMMO_WSGI_BIND")?.split(separator: ",").map { $0.trimmingSpaces() } ?? [])
+            : command.bind
+        for text in texts {
+            do {
+                server.binds.append(try BindSpec.parse(text))
+            } catch {
+                throw SettingsError(message: "invalid \(fromEnv ? "YIMMO_WSGI_BIND" : "--bind") \(error.message)")
+            }
+        }
+        let hostOrPortGiven = Self.pick(command.host, "YIMMO_WSGI_HOST") != nil || Self.pick(command.port, "YIMMO_WSGI_PORT") != nil
+        if server.binds.isEmpty {
+            // Socket activation wins over the --host/--port defaults, not over explicit ones.
+            if !hostOrPortGiven && BindSpec.socketActivationAvailable {
+                server.binds = [.systemd]
+            }
+        } else if hostOrPortGiven {
+            server.binds.append(.tcp(host: server.host, port: server.port))
+        }
+    }
+}
+
+private extension Substring {
+    func trimmingSpaces() -> String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 }

@@ -72,6 +72,26 @@ struct YimmoCommand: ParsableCommand {
     @Flag(help: "Serve a fixed page without Python, to measure the I/O path. (env: YIMMO_WSGI_STATIC_RESPONSE=1)")
     var staticResponse = false
 
+    // Processes and lifecycle (Sources/WSGIServer/Process).
+
+    @Option(help: "Worker processes, each with its own server thread and worker threads. (env: YIMMO_WSGI_NO_PROC, default: 1)")
+    var processes: String?
+
+    @Option(help: ArgumentHelp("Address to listen on; repeat for several: HOST:PORT, [IPV6]:PORT, unix:PATH[:MODE], fd://N, systemd. With --bind, --host/--port add an address only if given. (env: YIMMO_WSGI_BIND, comma-separated; default: --host:--port, or the systemd sockets when socket-activated)", valueName: "address"))
+    var bind: [String] = []
+
+    @Option(help: ArgumentHelp("Write the supervisor's pid to this file. (env: YIMMO_WSGI_PID_FILE, default: none)", valueName: "file"))
+    var pid: String?
+
+    @Option(help: "Requests a worker serves before it is replaced gracefully; 0 is no limit. (env: YIMMO_WSGI_MAX_REQUESTS, default: 0)")
+    var maxRequests: String?
+
+    @Option(help: "Up to this many requests added to --max-requests at random per worker. (env: YIMMO_WSGI_MAX_REQUESTS_JITTER, default: 0)")
+    var maxRequestsJitter: String?
+
+    @Option(help: "Seconds a request may run before its worker is killed and replaced; 0 is off. (env: YIMMO_WSGI_TIMEOUT, default: off)")
+    var timeout: String?
+
     func run() throws {
         SignalWatcher.blockSignals()
         let settings: Settings
@@ -84,30 +104,19 @@ struct YimmoCommand: ParsableCommand {
         if !Log.setLevel(settings.logLevel) {
             Log.warning("log level \(settings.logLevel) is compiled out of this build; using \(LogLevel.mostVerboseCompiledIn) (build with YIMMO_VERBOSE_LOG=1 for DEBUG and TRACE)")
         }
-        let handler: RequestHandler = StaticResponder()
-        if !settings.staticResponse {
-            Log.warning("the Python bridge is not built in yet; serving the static page")
-        }
-        let server: HTTPServer
+        // The supervisor binds, then forks the workers; no thread and no interpreter may exist
+        // before this point (see Supervisor).
+        let supervisor: Supervisor
         do {
-            server = try HTTPServer(configuration: settings.server, handler: handler, backend: settings.poller.makeBackend())
-            try server.bind()
+            supervisor = try Supervisor(configuration: settings.server)
         } catch {
-            fatal("cannot listen on \(settings.server.host):\(settings.server.port): \(error)", status: 1)
+            fatal(error.message, status: 1)
         }
-        Log.notice("yimmo-wsgi \(YimmoVersion.string) listening on http://\(settings.server.host):\(server.port) (pid \(getpid()))")
+        Log.notice("yimmo-wsgi \(YimmoVersion.string) listening on \(supervisor.addresses) (pid \(getpid()))")
         Log.notice("readiness backend: \(settings.poller.rawValue)")
-        SignalWatcher.start { sig in
-            if sig == SIGINT || sig == SIGTERM {
-                server.requestShutdown()
-            }
+        supervisor.run { context in
+            runWorker(settings: settings, context: context)
         }
-        do {
-            try server.run()
-        } catch {
-            fatal("event loop failed: \(error)", status: 1)
-        }
-        Log.notice("stopped")
     }
 
     private func fatal(_ message: String, status: Int32) -> Never {

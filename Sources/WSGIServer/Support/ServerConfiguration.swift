@@ -20,6 +20,17 @@ public struct ServerConfiguration: Sendable {
     public var processes = 1
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     public var gracefulTimeout = 30.0
+    /// Where to listen; empty means `host:port`. Opened by the supervisor, shared by the workers.
+    public var binds: [BindSpec] = []
+    /// The supervisor's pid file, if any.
+    public var pidFile: String?
+    /// Requests a worker serves before it is replaced gracefully; 0: no limit.
+    public var maxRequests = 0
+    /// Up to this many requests added to `maxRequests`, at random per worker, so workers do not
+    /// all recycle at once.
+    public var maxRequestsJitter = 0
+    /// Seconds a request may run before its worker is killed and replaced; nil: no limit.
+    public var requestTimeout: Double?
 
     public init() {}
 }
