@@ -40,8 +40,7 @@ public enum BindSpec: Equatable, Sendable, CustomStringConvertible {
             if let colon = path.lastIndex(of: ":") {
                 let suffix = path[path.index(after: colon)...]
                 if (3...4).contains(suffix.count), let value = UInt32(suffix, radix: 8) {
-                    guard value <= 0o7777 else { throw BindSpecError("'\(text)': mode \(suffix) is not a file mode") }
-                    mode = value
+                    mode = value  // at most 0o7777 with four octal digits
                     path = path[..<colon]
                 }
             }
