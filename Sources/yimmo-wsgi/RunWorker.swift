@@ -15,7 +15,7 @@ func runWorker(settings: Settings, context: WorkerContext) -> Never {
     let server: HTTPServer
     do {
         server = try HTTPServer(configuration: settings.server, handler: handler, backend: settings.poller.makeBackend())
-        try context.attach(server)
+        try context.attach(server, busyThreshold: 0)  // the static page never blocks a thread
     } catch {
         Log.fatal("worker \(context.number): cannot start its server: \(error)")
         exit(1)

@@ -31,6 +31,17 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
     private var oldestInFlight: Connection?
     private var newestInFlight: Connection?
 
+    /// Connections accepted per loop iteration and socket; the rest wait for the next iteration.
+    /// With several processes on one socket, taking one at a time lets the others take their
+    /// share of a burst (wrk opening 50 connections at once) instead of the first process to
+    /// wake up draining the whole queue. Set before `run`.
+    public var acceptBatch = Int.max
+    /// With this many requests in flight the server stops accepting (deregisters its listening
+    /// sockets, so the kernel wakes another process for new connections) until one finishes;
+    /// 0: never. For a handler with a fixed pool of threads, the pool size. Set before `run`.
+    public var busyThreshold = 0
+    private var pausedForBusy = false
+
     public init(configuration: ServerConfiguration, handler: RequestHandler, backend: any ReadinessBackend) throws(SyscallError) {
         self.configuration = configuration
         self.handler = handler
@@ -61,12 +72,24 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
     /// them (EPOLLEXCLUSIVE where the backend has it). The server closes its descriptors when it
     /// stops accepting; other processes' copies stay open.
     public func adopt(_ sockets: [ListeningSocket], shared: Bool) throws(SyscallError) {
+        sharedSockets = shared
         for socket in sockets {
             let acceptor = Acceptor(socket: socket, server: self)
-            try loop.register(fd: socket.fd, handler: acceptor, interest: shared ? [.readable, .exclusive] : .readable)
+            try register(acceptor)
             acceptors.append(acceptor)
             if port == 0 && socket.family != .unix { port = socket.serverPort }
         }
+    }
+
+    private var sharedSockets = false
+
+    private func register(_ acceptor: Acceptor) throws(SyscallError) {
+        try loop.register(fd: acceptor.socket.fd, handler: acceptor,
+                          interest: sharedSockets ? [.readable, .exclusive] : .readable)
+        acceptor.registered = true
+        // A fresh registration reports a socket that is already readable, but only to this
+        // process's next poll; accept as if an edge had come.
+        acceptor.pending = true
     }
 
     /// Runs the loop on the calling thread until a shutdown completes.
@@ -99,12 +122,13 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
     /// to this process alone) would be lost with its connection left waiting in the backlog.
     /// So what is already queued is accepted once more, and served with `Connection: close`.
     private func stopAccepting() {
-        for acceptor in acceptors {
+        for acceptor in acceptors where acceptor.registered {
             loop.deregister(fd: acceptor.socket.fd)
+            acceptor.registered = false
         }
         for acceptor in acceptors {
             acceptor.pending = true
-            acceptConnections(from: acceptor)
+            acceptConnections(from: acceptor, draining: true)
             closeDescriptor(acceptor.socket.fd)
         }
         acceptors.removeAll()
@@ -120,13 +144,26 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
 
     // MARK: Accepting
 
-    func acceptConnections(from acceptor: Acceptor) {
+    func acceptConnections(from acceptor: Acceptor, draining: Bool = false) {
         let listenFD = acceptor.socket.fd
+        var accepted = 0
         while acceptor.pending {
             if connectionCount >= configuration.maxConnections {
                 // Leave the rest in the kernel's backlog until a connection closes.
                 return
             }
+            if !draining {
+                if stopping || pausedForBusy { return }
+                if accepted >= acceptBatch {
+                    // Still pending: continue on the next iteration, after this one's events.
+                    if !acceptor.retryPosted {
+                        acceptor.retryPosted = true
+                        loop.post(acceptor)
+                    }
+                    return
+                }
+            }
+            accepted += 1
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let fd = withUnsafeMutablePointer(to: &storage) {
@@ -185,7 +222,7 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
         if stopping {
             if connectionCount == 0 { loop.stop() }
         } else if connectionCount < configuration.maxConnections {
-            for acceptor in acceptors where acceptor.pending {
+            for acceptor in acceptors where acceptor.pending && acceptor.registered {
                 acceptConnections(from: acceptor)
             }
         }
@@ -199,6 +236,9 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
     func requestStarted(_ connection: Connection) -> Bool {
         requestsInFlight += 1
         requestsStarted += 1
+        if busyThreshold > 0 && requestsInFlight >= busyThreshold && !pausedForBusy && !stopping {
+            pauseAccepting()
+        }
         if let scoreboard {
             connection.requestStartedAt = loop.now
             connection.olderInFlight = newestInFlight
@@ -222,6 +262,9 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
 
     func requestFinished(_ connection: Connection) {
         requestsInFlight -= 1
+        if pausedForBusy && requestsInFlight < busyThreshold {
+            resumeAccepting()
+        }
         guard let scoreboard else { return }
         scoreboard.addServed(1)
         guard connection.olderInFlight != nil || oldestInFlight === connection else { return }
@@ -232,6 +275,34 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
         connection.olderInFlight = nil
         connection.newerInFlight = nil
         if older == nil { publishOldest(scoreboard) }
+    }
+
+    /// Busy: let the kernel hand new connections to an idle process instead of queueing them
+    /// here behind requests this process's threads have not even started.
+    private func pauseAccepting() {
+        pausedForBusy = true
+        for acceptor in acceptors where acceptor.registered {
+            loop.deregister(fd: acceptor.socket.fd)
+            acceptor.registered = false
+        }
+    }
+
+    private func resumeAccepting() {
+        pausedForBusy = false
+        guard !stopping else { return }
+        for acceptor in acceptors where !acceptor.registered {
+            do {
+                try register(acceptor)
+            } catch {
+                Log.error("re-registering listening socket \(acceptor.socket.displayName): \(error)")
+                continue
+            }
+            // Connections that queued while paused came with no edge for this process.
+            if !acceptor.retryPosted {
+                acceptor.retryPosted = true
+                loop.post(acceptor)
+            }
+        }
     }
 
     private func publishOldest(_ scoreboard: ScoreboardSlot) {

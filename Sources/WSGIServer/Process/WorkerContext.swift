@@ -24,7 +24,13 @@ public struct WorkerContext: Sendable {
 
     /// Hands the inherited listening sockets to `server` (shared with the other workers) and
     /// wires up request counting for `--max-requests` and the `--timeout` watchdog.
-    public func attach(_ server: HTTPServer) throws(SyscallError) {
+    /// `busyThreshold`: with this many requests in flight the worker leaves new connections to
+    /// the other workers (the handler's thread count; 0 for a handler that never blocks).
+    public func attach(_ server: HTTPServer, busyThreshold: Int = 0) throws(SyscallError) {
+        if multiprocess {
+            server.acceptBatch = 1
+            server.busyThreshold = busyThreshold
+        }
         try server.adopt(listeners, shared: true)
         server.maxRequests = maxRequests
         server.scoreboard = slot
