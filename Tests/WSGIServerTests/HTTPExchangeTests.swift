@@ -280,6 +280,24 @@ struct HTTPExchangeFramingTests {
         #expect(output.keepAlive)
     }
 
+    /// RFC 9110 §8.6: a server must not send Content-Length in a 204. Frameworks add
+    /// `Content-Length: 0` to every empty response, so the server has to drop it.
+    @Test(arguments: ["0", "5"])
+    func noContentDropsTheAppsContentLength(value: String) throws {
+        let (response, output) = try respond(status: "204 No Content", headers: [("Content-Length", value)], sends: [])
+        #expect(response.value("Content-Length") == nil)
+        #expect(response.body.isEmpty)
+        #expect(output.keepAlive)
+    }
+
+    /// A 304 may repeat the length GET would have had; it still carries no body.
+    @Test func notModifiedKeepsTheAppsContentLength() throws {
+        let (response, output) = try respond(status: "304 Not Modified", headers: [("Content-Length", "5")], sends: [])
+        #expect(response.values("Content-Length") == ["5"])
+        #expect(response.body.isEmpty)
+        #expect(output.keepAlive)
+    }
+
     @Test func appContentLengthIsHonouredAndExcessDropped() throws {
         let (response, output) = try respond(headers: [("Content-Length", "5")], sends: ["hello world"])
         #expect(response.values("Content-Length") == ["5"])
