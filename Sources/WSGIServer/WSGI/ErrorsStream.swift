@@ -4,6 +4,6 @@ enum ErrorsStream {
     static func log(_ line: UnsafePointer<CChar>?, length: Int) {
         guard let line else { return }
         let text = String(decoding: UnsafeRawBufferPointer(start: line, count: length), as: UTF8.self)
-        WSGILog.error("wsgi.errors: \(text)")
+        Log.error("wsgi.errors: \(text)")
     }
 }

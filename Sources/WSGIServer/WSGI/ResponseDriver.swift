@@ -201,9 +201,10 @@ struct ResponseDriver {
         return "'" + String(cString: name) + "'"
     }
 
-    private func log(_ level: WSGILog.Level, _ message: String, _ traceback: String?) {
+    private func log(_ level: LogLevel, _ message: String, _ traceback: String?) {
+        guard Log.isEnabled(level) else { return }
         let line = "\(requestLine()): \(message)"
-        WSGILog.write(level, traceback.map { line + "\n" + $0 } ?? line)
+        Log.write(level, traceback.map { line + "\n" + $0 } ?? line)
     }
 
     private func requestLine() -> String {

@@ -27,7 +27,7 @@ final class Worker: @unchecked Sendable {  // touched only by its own thread onc
                 configuration.threads > 1 ? 1 : 0, configuration.multiprocess ? 1 : 0)
         else {
             // Only memory exhaustion gets here; a worker that cannot serve must not take requests.
-            WSGILog.error("worker \(index) cannot start:\n" + PythonException.take())
+            Log.error("worker \(index) cannot start:\n" + PythonException.take())
             YPy_EndThreadState(YPy_SaveThread())
             return
         }
