@@ -31,6 +31,7 @@ let package = Package(
             name: "yimmo-wsgi",
             dependencies: [
                 "WSGIServer",
+                "Reactor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

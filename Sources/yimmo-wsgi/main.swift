@@ -1,3 +1,2 @@
-import WSGIServer
-import CPythonShim
-print(YPy_IsInitialized())
+// The entry point lives in YimmoCommand (ArgumentParser); see there.
+YimmoCommand.main()

@@ -1,0 +1,509 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Reactor
+
+/// One accepted socket on the server thread: reads until EAGAIN, parses, feeds the request
+/// body to the exchange, writes what the handler produced, and follows its state machine.
+final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unchecked Sendable {
+    // @unchecked Sendable: every member is touched on the loop thread only; other threads reach
+    // a connection solely through `exchangeNeedsService`, which posts it to the loop.
+
+    let fd: Int32
+    private unowned let server: HTTPServer  // unowned: the server outlives its connections
+    private let loop: EventLoop
+    private var machine = ConnectionStateMachine()
+    private var parser: RequestParser
+    private var chunkedDecoder = ChunkedDecoder()
+    private var input: ReadBuffer
+    private var output: [UInt8] = []
+    private var outputOffset = 0
+    /// Bytes at the front of `output` that are not the exchange's (100 Continue, error pages).
+    private var ownBytesInOutput = 0
+    private var scratch: [UInt8] = []
+    private var pendingFile: FileJob?
+    private let exchange: HTTPExchange
+    private let timer = Timer()
+    private var timerKind: ConnectionStateMachine.Deadline = .none
+    private var writeStalled = false
+
+    private var bodyRemaining = 0
+    private var bodyIsChunked = false
+    private var bodyReceived = 0
+    private var bodyPaused = false
+    private var exchangeActive = false
+    private var responseFinished = false
+    private var responseKeepAlive = true
+    private var responseAborted = false
+    private var lingerAfterFlush = false
+    private var closeAfterFlush = false
+    private var readable = true
+    private var inputBlockedByPipeline = false
+
+    /// Pipelined bytes buffered beyond this while a request is handled stop further reads.
+    private static let pipelineBufferLimit = 64 * 1024
+    private static let lingerMilliseconds: Int64 = 2000
+    private static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+
+    init(fd: Int32, server: HTTPServer, info: ConnectionInfo) {
+        self.fd = fd
+        self.server = server
+        loop = server.loop
+        parser = RequestParser(limits: server.configuration.parserLimits)
+        let limits = server.configuration.parserLimits
+        input = ReadBuffer(maximumCapacity: max(64 * 1024, limits.requestLine + limits.headerCount * (limits.fieldLength + 2) + 4096))
+        exchange = HTTPExchange(connection: info, owner: nil)
+        exchange.attach(owner: self)
+        timer.target = self
+    }
+
+    deinit {
+        input.deallocate()
+    }
+
+    var isIdle: Bool { machine.state == .idle }
+
+    // MARK: Events
+
+    func handleEvents(_ events: IOEvents) {
+        if events.contains(.error) {
+            perform(machine.peerClosed())
+            return
+        }
+        if events.contains(.writable) {
+            flushOutput()
+        }
+        if events.contains(.readable) || events.contains(.hangup) {
+            readable = true
+            readInput()
+        }
+        updateTimer()
+    }
+
+    func timerFired(_ timer: Timer) {
+        timerKind = .none
+        if writeStalled {
+            Log.info("closing connection from \(exchange.connection.remoteAddress): client stopped reading")
+            perform(machine.writeFailed())
+            return
+        }
+        perform(machine.deadlinePassed())
+        updateTimer()
+    }
+
+    /// Called from any thread by the exchange; the work happens on the loop.
+    func exchangeNeedsService() {
+        if loop.isInLoopThread {
+            loop.deferTask(self)
+        } else {
+            loop.post(self)
+        }
+    }
+
+    func runOnLoop() {
+        guard machine.state != .closed, exchangeActive else { return }
+        let out = exchange.collect(into: &scratch)
+        if out.sendContinue {
+            output.append(contentsOf: Self.continueLine)
+            ownBytesInOutput += Self.continueLine.count
+        }
+        if !scratch.isEmpty {
+            if output.isEmpty {
+                swap(&output, &scratch)
+            } else {
+                output.append(contentsOf: scratch)
+                scratch.removeAll(keepingCapacity: true)
+            }
+        }
+        if let file = out.file, pendingFile == nil { pendingFile = file }
+        responseFinished = out.finished
+        responseKeepAlive = out.keepAlive
+        responseAborted = out.aborted
+        flushOutput()
+        if out.resumeBody && machine.state != .closed {
+            bodyPaused = false
+            processInput()
+            readInput()
+        }
+        updateTimer()
+    }
+
+    /// Graceful stop: idle connections go now, busy ones after their response.
+    func shutdown() {
+        exchange.requestClose()
+        perform(machine.shutdownRequested())
+        updateTimer()
+    }
+
+    /// Immediate stop at the end of the graceful period.
+    func forceClose() {
+        perform(.abortExchangeAndClose)
+    }
+
+    // MARK: Reading
+
+    private func readInput() {
+        while readable && !bodyPaused && !inputBlockedByPipeline && machine.state != .closed {
+            if machine.state == .handling && machine.bodyComplete && input.count >= Self.pipelineBufferLimit {
+                inputBlockedByPipeline = true
+                return
+            }
+            guard input.reserveFree(4096) else {
+                // Only reachable past every parser limit; the parser reports it first.
+                perform(machine.headRejected(status: 431))
+                return
+            }
+            let free = input.free
+            let n = recv(fd, free.baseAddress, free.count, 0)
+            if n > 0 {
+                input.commit(n)
+                processInput()
+                // A short read drained the socket; the next edge reports anything newer.
+                if n < free.count { readable = false }
+            } else if n == 0 {
+                readable = false
+                inputEnded()
+            } else {
+                switch errno {
+                case EINTR:
+                    continue
+                case EAGAIN, EWOULDBLOCK:
+                    readable = false
+                default:
+                    readable = false
+                    perform(machine.peerClosed())
+                }
+            }
+        }
+    }
+
+    private func inputEnded() {
+        switch machine.state {
+        case .handling where machine.bodyComplete && !machine.responseComplete:
+            // Half-closed: the client may still read; finish this response, then close.
+            exchange.requestClose()
+            perform(machine.shutdownRequested())
+        case .lingering:
+            perform(.close)
+        default:
+            perform(machine.peerClosed())
+        }
+    }
+
+    /// Consumes as much buffered input as the current state allows.
+    private func processInput() {
+        while true {
+            switch machine.state {
+            case .idle, .readingHead:
+                guard !input.isEmpty else { return }
+                if !parseHead() { return }
+            case .handling:
+                if !machine.bodyComplete && !bodyPaused { feedBody(discard: false) }
+                return
+            case .draining:
+                feedBody(discard: true)
+                if machine.state == .draining { return }
+            case .lingering:
+                input.removeAll()
+                return
+            case .closed:
+                return
+            }
+        }
+    }
+
+    /// Returns true when a request was dispatched and parsing may continue.
+    private func parseHead() -> Bool {
+        if machine.state == .idle { _ = machine.headBytesArrived() }
+        switch parser.parse(input.readable) {
+        case .partial:
+            return false
+        case .invalid(let error):
+            reject(status: error.status, detail: error.reason)
+            return false
+        case .complete(let headLength):
+            let request = parser.request
+            if case .length(let n) = request.framing, let limit = server.configuration.maxBody, n > limit {
+                reject(status: 413, detail: "body exceeds \(limit) bytes")
+                return false
+            }
+            exchange.prepare(request: request, head: UnsafeRawBufferPointer(rebasing: input.readable[0..<headLength]))
+            input.consume(headLength)
+            parser.reset()
+            bodyReceived = 0
+            bodyPaused = false
+            switch request.framing {
+            case .none:
+                bodyRemaining = 0
+                bodyIsChunked = false
+            case .length(let n):
+                bodyRemaining = n
+                bodyIsChunked = false
+            case .chunked:
+                bodyRemaining = 0
+                bodyIsChunked = true
+                chunkedDecoder.reset()
+            }
+            let bodyComplete = !bodyIsChunked && bodyRemaining == 0
+            if machine.shuttingDown { exchange.requestClose() }
+            exchangeActive = true
+            responseFinished = false
+            responseAborted = false
+            _ = machine.headParsed(bodyComplete: bodyComplete)
+            server.requestStarted()
+            server.handler.handle(exchange)
+            return true
+        }
+    }
+
+    private func feedBody(discard: Bool) {
+        guard !input.isEmpty else { return }
+        var delivered = 0
+        var overHighWater = false
+        let limit = server.configuration.maxBody
+        if bodyIsChunked {
+            // Hand the decoder a bounded slice so body back-pressure takes effect between calls.
+            let slice = UnsafeRawBufferPointer(rebasing: input.readable.prefix(256 * 1024))
+            do {
+                let (consumed, done) = try chunkedDecoder.decode(slice) { data in
+                    delivered += data.count
+                    if !discard && exchange.deliverBody(data) { overHighWater = true }
+                }
+                input.consume(consumed)
+                bodyReceived += delivered
+                if let limit, bodyReceived > limit {
+                    Log.info("request body from \(exchange.connection.remoteAddress) exceeds \(limit) bytes")
+                    failBody()
+                    return
+                }
+                if done {
+                    finishBody(discard: discard)
+                    return
+                }
+            } catch {
+                Log.info("bad chunked body from \(exchange.connection.remoteAddress): \(error.reason)")
+                failBody()
+                return
+            }
+        } else {
+            let n = min(bodyRemaining, input.count)
+            if n > 0 {
+                let data = UnsafeRawBufferPointer(rebasing: input.readable[0..<n])
+                if !discard && exchange.deliverBody(data) { overHighWater = true }
+                input.consume(n)
+                bodyRemaining -= n
+                delivered = n
+            }
+            if bodyRemaining == 0 {
+                finishBody(discard: discard)
+                return
+            }
+        }
+        if delivered > 0 { _ = machine.bodyProgressed() }
+        if overHighWater { bodyPaused = true }
+    }
+
+    private func finishBody(discard: Bool) {
+        if !discard { exchange.endBody() }
+        perform(machine.bodyCompleted())
+    }
+
+    private func failBody() {
+        exchange.failBody()
+        exchange.requestClose()
+        perform(machine.bodyFailed())
+    }
+
+    // MARK: Writing
+
+    private func flushOutput() {
+        while outputOffset < output.count {
+            let n = output.withUnsafeBytes { bytes in
+                send(fd, bytes.baseAddress! + outputOffset, bytes.count - outputOffset, Int32(MSG_NOSIGNAL))
+            }
+            if n >= 0 {
+                outputOffset += n
+                let own = min(n, ownBytesInOutput)
+                ownBytesInOutput -= own
+                if n - own > 0 { exchange.confirmWritten(n - own) }
+                writeStalled = false
+                continue
+            }
+            switch errno {
+            case EINTR:
+                continue
+            case EAGAIN, EWOULDBLOCK:
+                if !writeStalled {
+                    writeStalled = true
+                    timerKind = .none  // forces the write deadline to be armed
+                }
+                return
+            default:
+                perform(machine.writeFailed())
+                return
+            }
+        }
+        output.removeAll(keepingCapacity: true)
+        outputOffset = 0
+        if var file = pendingFile {
+            while file.remaining > 0 {
+                var offset = off_t(file.offset)
+                let n = sendfile(fd, file.fd, &offset, file.remaining)
+                if n > 0 {
+                    file.offset += n
+                    file.remaining -= n
+                    writeStalled = false
+                    continue
+                }
+                if n == 0 { break }  // the file is shorter than promised
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK {
+                    pendingFile = file
+                    if !writeStalled {
+                        writeStalled = true
+                        timerKind = .none
+                    }
+                    return
+                }
+                pendingFile = nil
+                exchange.fileJobDone()
+                perform(machine.writeFailed())
+                return
+            }
+            pendingFile = nil
+            if file.remaining > 0 { exchange.abort() }
+            exchange.fileJobDone()
+        }
+        writeStalled = false
+        if exchangeActive && responseFinished {
+            exchangeActive = false
+            responseFinished = false
+            server.requestFinished()
+            if responseAborted {
+                perform(machine.responseAborted())
+            } else {
+                perform(machine.responseCompleted(keepAlive: responseKeepAlive))
+            }
+        } else if lingerAfterFlush {
+            lingerAfterFlush = false
+            startLinger()
+        } else if closeAfterFlush {
+            perform(.close)
+        }
+    }
+
+    // MARK: Actions
+
+    private func perform(_ action: ConnectionStateMachine.Action) {
+        switch action {
+        case .none, .dispatch:
+            break
+        case .parseNext:
+            processInput()
+            if inputBlockedByPipeline {
+                inputBlockedByPipeline = false
+                readable = true
+                readInput()
+            }
+        case .rejectAndClose(let status):
+            reject(status: status, detail: status == 408 ? "request head not received in time" : "")
+        case .linger:
+            if output.count > outputOffset || pendingFile != nil {
+                lingerAfterFlush = true
+            } else {
+                startLinger()
+            }
+        case .close:
+            if output.count > outputOffset && machine.state != .closed {
+                closeAfterFlush = true
+            } else {
+                closeNow()
+            }
+        case .abortExchangeAndClose:
+            closeNow()
+        }
+    }
+
+    private func reject(status: Int, detail: String) {
+        Log.info("\(status) \(ErrorResponse.reasonPhrase(status)) from \(exchange.connection.remoteAddress):\(exchange.connection.remotePort)\(detail.isEmpty ? "" : ": \(detail)")")
+        if machine.state == .idle || machine.state == .readingHead {
+            _ = machine.headRejected(status: status)
+        }
+        input.removeAll()
+        ErrorResponse.append(status: status, detail: detail, to: &output)
+        ownBytesInOutput = output.count - outputOffset
+        lingerAfterFlush = true
+        flushOutput()
+    }
+
+    /// Half-close, then read and drop whatever the client still sends: closing with unread
+    /// input would reset the connection and could destroy the response before it is read.
+    private func startLinger() {
+        guard machine.state != .closed else { return }
+        Glibc.shutdown(fd, Int32(SHUT_WR))
+        input.removeAll()
+        timerKind = .none
+        readable = true
+        while readable {
+            guard input.reserveFree(4096) else { break }
+            let free = input.free
+            let n = recv(fd, free.baseAddress, free.count, 0)
+            if n > 0 {
+                input.removeAll()
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            readable = false
+            if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) {
+                closeNow()
+                return
+            }
+        }
+        updateTimer()
+    }
+
+    private func closeNow() {
+        guard fd >= 0, !isClosed else { return }
+        isClosed = true
+        _ = machine.peerClosed()
+        loop.timers.cancel(timer)
+        loop.deregister(fd: fd)
+        closeDescriptor(fd)
+        if exchangeActive {
+            exchangeActive = false
+            server.requestFinished()
+        }
+        exchange.connectionClosed()
+        output = []
+        scratch = []
+        input.deallocate()
+        server.connectionClosed(self)
+    }
+
+    private var isClosed = false
+
+    private func updateTimer() {
+        guard !isClosed else { return }
+        let wanted: ConnectionStateMachine.Deadline = writeStalled ? .body : machine.deadline
+        let writeOverride = writeStalled
+        if wanted == .none {
+            loop.timers.cancel(timer)
+            timerKind = .none
+            return
+        }
+        // The header deadline counts from the head's first byte, so only a change of kind (or
+        // progress on a body or write) re-arms it.
+        if wanted == timerKind && timer.isArmed && !(wanted == .body && !writeOverride) { return }
+        let config = server.configuration
+        let seconds: Double
+        switch wanted {
+        case .idle: seconds = config.idleTimeout
+        case .header: seconds = config.headerTimeout
+        case .body: seconds = writeOverride ? config.writeTimeout : config.bodyTimeout
+        case .linger: seconds = Double(Self.lingerMilliseconds) / 1000
+        case .none: seconds = 0
+        }
+        loop.timers.arm(timer, deadline: loop.now + Int64(seconds * 1000))
+        timerKind = wanted
+    }
+}

@@ -1,0 +1,463 @@
+/// The connection side of an exchange: told when the handler produced output, finished,
+/// wants `100 Continue`, or freed room in the request body buffer. Called from any thread.
+protocol ExchangeOwner: AnyObject, Sendable {
+    func exchangeNeedsService()
+}
+
+/// A file segment that the server thread sends with sendfile(2) for a blocked handler.
+struct FileJob {
+    var fd: Int32
+    var offset: Int
+    var remaining: Int
+}
+
+/// What the server thread collects from an exchange when serviced.
+struct ExchangeOutput {
+    var finished = false
+    var aborted = false
+    var keepAlive = true
+    var file: FileJob?
+    var sendContinue = false
+    var resumeBody = false
+}
+
+/// One request and its response, shared by the server thread and the handler.
+///
+/// The server thread fills in the request and feeds body bytes; the handler (a worker thread,
+/// or the server thread itself for the internal responder) reads the body and produces the
+/// response. Everything the two sides share is guarded by `lock`. The exchange object is reused
+/// for each request on a connection, so it must not be touched after `finish()` or `abort()`.
+public final class HTTPExchange: @unchecked Sendable {
+    // @unchecked Sendable: the request fields are written before `handle` and read-only while
+    // the handler runs; head composition is handler-only; everything shared sits behind `lock`.
+
+    public private(set) var request = ParsedRequest()
+    public let connection: ConnectionInfo
+    private var head: [UInt8] = []
+
+    /// Queued response bytes above this make `send` answer `.backpressure`.
+    static let highWater = 256 * 1024
+    /// `waitForDrain` returns once queued output is at or below this.
+    static let lowWater = 64 * 1024
+    /// Buffered request body above this pauses reading from the socket.
+    static let bodyHighWater = 256 * 1024
+
+    private let lock = ConditionLock(conditions: 2)
+    private static let bodyCondition = 0
+    private static let drainCondition = 1
+
+    // Shared state, guarded by `lock`.
+    private var owner: ExchangeOwner?
+    private var outbox: [UInt8] = []
+    private var inFlight = 0
+    private var fileJob: FileJob?
+    private var serviceRequested = false
+    private var outputFinished = false
+    private var aborted = false
+    private var closed = false
+    private var keepAlive = true
+    private var forceClose = false
+    private var body: [UInt8] = []
+    private var bodyReadIndex = 0
+    private var bodyComplete = false
+    private var bodyFailed = false
+    private var bodyPaused = false
+    private var resumeBodyWanted = false
+    private var continueWanted = false
+    private var continueSent = false
+
+    // Handler-thread state.
+    private var headBuilder = ResponseHeadBuilder()
+    private var framing: ResponseFraming = .noBody
+    private var lengthRemaining = 0
+    private var dropBody = false
+    public private(set) var isHeadCommitted = false
+    private var finishedByHandler = false
+
+    init(connection: ConnectionInfo, owner: ExchangeOwner?) {
+        self.connection = connection
+        self.owner = owner
+    }
+
+    /// Ties the exchange to its connection; `connectionClosed()` unties it (breaking the cycle).
+    func attach(owner: ExchangeOwner) {
+        lock.withLock { self.owner = owner }
+    }
+
+    /// A free-standing exchange for tests: `collect` drains what the handler produced.
+    public static func forTesting(request: ParsedRequest, head: [UInt8], connection: ConnectionInfo) -> HTTPExchange {
+        let exchange = HTTPExchange(connection: connection, owner: nil)
+        head.withUnsafeBytes { exchange.prepare(request: request, head: $0) }
+        return exchange
+    }
+
+    /// The raw request head; `request`'s offsets index into it.
+    public func withHeadBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try head.withUnsafeBytes(body)
+    }
+
+    // MARK: Server thread
+
+    /// Resets for the next request on the connection and copies its head.
+    func prepare(request: ParsedRequest, head source: UnsafeRawBufferPointer) {
+        self.request.method = request.method
+        self.request.target = request.target
+        self.request.path = request.path
+        self.request.query = request.query
+        self.request.versionMinor = request.versionMinor
+        self.request.headers.removeAll(keepingCapacity: true)
+        self.request.headers.append(contentsOf: request.headers)
+        self.request.framing = request.framing
+        self.request.keepAlive = request.keepAlive
+        self.request.expectContinue = request.expectContinue
+        self.request.methodIsHead = request.methodIsHead
+        self.request.headLength = request.headLength
+        head.removeAll(keepingCapacity: true)
+        head.append(contentsOf: source)
+        lock.withLock {
+            outbox.removeAll(keepingCapacity: true)
+            inFlight = 0
+            fileJob = nil
+            serviceRequested = false
+            outputFinished = false
+            aborted = false
+            closed = false
+            keepAlive = request.keepAlive
+            forceClose = false
+            body.removeAll(keepingCapacity: true)
+            bodyReadIndex = 0
+            switch request.framing {
+            case .none, .length(0): bodyComplete = true
+            default: bodyComplete = false
+            }
+            bodyFailed = false
+            bodyPaused = false
+            resumeBodyWanted = false
+            continueWanted = false
+            continueSent = false
+        }
+        headBuilder.reset()
+        isHeadCommitted = false
+        finishedByHandler = false
+    }
+
+    /// Takes queued output: swaps the outbox into `buffer` (which must be empty).
+    func collect(into buffer: inout [UInt8]) -> ExchangeOutput {
+        lock.withLock {
+            serviceRequested = false
+            swap(&outbox, &buffer)
+            var out = ExchangeOutput()
+            out.finished = outputFinished
+            out.aborted = aborted
+            out.keepAlive = keepAlive && !forceClose
+            out.file = fileJob
+            if continueWanted && !continueSent {
+                continueSent = true
+                out.sendContinue = true
+            }
+            if resumeBodyWanted {
+                resumeBodyWanted = false
+                bodyPaused = false
+                out.resumeBody = true
+            }
+            return out
+        }
+    }
+
+    /// The server wrote `count` bytes of this exchange's output.
+    func confirmWritten(_ count: Int) {
+        lock.withLock {
+            inFlight -= count
+            if inFlight <= Self.lowWater { lock.broadcast(Self.drainCondition) }
+        }
+    }
+
+    /// The server finished (or gave up on) the pending file job.
+    func fileJobDone() {
+        lock.withLock {
+            fileJob = nil
+            lock.broadcast(Self.drainCondition)
+        }
+    }
+
+    /// Decoded request body bytes arrived. Returns true when the buffer is over its high-water
+    /// mark: the server stops reading until the handler consumes enough (`resumeBody`).
+    func deliverBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        lock.withLock {
+            if bodyReadIndex > 0 && bodyReadIndex == body.count {
+                body.removeAll(keepingCapacity: true)
+                bodyReadIndex = 0
+            }
+            body.append(contentsOf: bytes)
+            lock.signal(Self.bodyCondition)
+            if body.count - bodyReadIndex > Self.bodyHighWater {
+                bodyPaused = true
+                return true
+            }
+            return false
+        }
+    }
+
+    func endBody() {
+        lock.withLock {
+            bodyComplete = true
+            lock.broadcast(Self.bodyCondition)
+        }
+    }
+
+    /// The body cannot complete: bad chunked framing, a body time-out, or the client left.
+    func failBody() {
+        lock.withLock {
+            bodyFailed = true
+            lock.broadcast(Self.bodyCondition)
+        }
+    }
+
+    /// The connection is gone: every wait returns, every later send answers `.closed`.
+    func connectionClosed() {
+        lock.withLock {
+            closed = true
+            bodyFailed = bodyFailed || !bodyComplete
+            owner = nil
+            lock.broadcast(Self.bodyCondition)
+            lock.broadcast(Self.drainCondition)
+        }
+    }
+
+    /// The server wants this response to end the connection (shutdown, unread body).
+    func requestClose() {
+        lock.withLock { forceClose = true }
+    }
+
+    var isBodyComplete: Bool { lock.withLock { bodyComplete } }
+    var wasContinueSent: Bool { lock.withLock { continueSent } }
+
+    // MARK: Handler side: request body
+
+    /// Reads request body bytes; blocks until some arrive. Returns the count, 0 at the end of
+    /// the body, -1 when the body cannot complete (client gone, bad framing, time-out).
+    /// Sends `100 Continue` first if the client asked for it. Never call on the server thread.
+    public func readBody(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        guard buffer.count > 0 else { return 0 }
+        var notify = false
+        lock.lock()
+        if request.expectContinue && !continueSent && !bodyComplete && !isHeadCommitted && !continueWanted {
+            continueWanted = true
+            notify = requestServiceLocked()
+        }
+        while body.count == bodyReadIndex && !bodyComplete && !bodyFailed {
+            if notify {
+                lock.unlock()
+                owner?.exchangeNeedsService()
+                notify = false
+                lock.lock()
+                continue
+            }
+            lock.wait(Self.bodyCondition)
+        }
+        let available = body.count - bodyReadIndex
+        if available == 0 {
+            let result = bodyFailed ? -1 : 0
+            lock.unlock()
+            if notify { owner?.exchangeNeedsService() }
+            return result
+        }
+        let n = min(available, buffer.count)
+        body.withUnsafeBytes { src in
+            buffer.baseAddress!.copyMemory(from: src.baseAddress! + bodyReadIndex, byteCount: n)
+        }
+        bodyReadIndex += n
+        if bodyPaused && !resumeBodyWanted && body.count - bodyReadIndex <= Self.bodyHighWater / 4 {
+            resumeBodyWanted = true
+            notify = requestServiceLocked() || notify
+        }
+        let target = owner
+        lock.unlock()
+        if notify { target?.exchangeNeedsService() }
+        return n
+    }
+
+    // MARK: Handler side: response
+
+    public func beginResponse(status: UnsafeRawBufferPointer) throws(ResponseHeadError) {
+        guard !isHeadCommitted else { throw ResponseHeadError("response head already sent") }
+        try headBuilder.begin(status: status)
+    }
+
+    public func addHeader(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(ResponseHeadError) {
+        guard !isHeadCommitted else { throw ResponseHeadError("response head already sent") }
+        try headBuilder.add(name: name, value: value)
+    }
+
+    /// Queues body bytes (copied); the first call sends the head with them.
+    public func send(_ bytes: UnsafeRawBufferPointer, final: Bool) -> SendResult {
+        guard !finishedByHandler else { return .closed }
+        if final { finishedByHandler = true }
+        lock.lock()
+        if closed {
+            lock.unlock()
+            return .closed
+        }
+        if !isHeadCommitted { commitHeadLocked(firstBodyCount: bytes.count, final: final) }
+        appendBodyLocked(bytes)
+        if final { finishBodyLocked() }
+        let notify = requestServiceLocked()
+        let result: SendResult = inFlight > Self.highWater ? .backpressure : .ok
+        let target = owner
+        lock.unlock()
+        if notify { target?.exchangeNeedsService() }
+        return result
+    }
+
+    /// Blocks until queued output drains to the low-water mark. Never on the server thread.
+    public func waitForDrain() -> SendResult {
+        lock.withLock {
+            while inFlight > Self.lowWater && !closed {
+                lock.wait(Self.drainCondition)
+            }
+            return closed ? .closed : .ok
+        }
+    }
+
+    /// Sends `count` bytes of `fd` from `offset` with sendfile(2); blocks until the server
+    /// thread has sent them. The descriptor stays the caller's. Never on the server thread.
+    public func sendFile(fd: Int32, offset: Int, count: Int) -> SendResult {
+        guard !finishedByHandler else { return .closed }
+        lock.lock()
+        if closed {
+            lock.unlock()
+            return .closed
+        }
+        if !isHeadCommitted { commitHeadLocked(firstBodyCount: count, final: false) }
+        var toSend = dropBody ? 0 : count
+        if case .contentLength = framing {
+            toSend = min(toSend, lengthRemaining)
+            lengthRemaining -= toSend
+        }
+        if toSend > 0 {
+            if framing == .chunked {
+                HTTPBytes.appendHex(toSend, to: &outbox)
+                outbox.append(13)
+                outbox.append(10)
+                inFlight += 2
+            }
+            fileJob = FileJob(fd: fd, offset: offset, remaining: toSend)
+        }
+        let notify = requestServiceLocked()
+        let target = owner
+        lock.unlock()
+        if notify { target?.exchangeNeedsService() }
+        lock.lock()
+        while fileJob != nil && !closed {
+            lock.wait(Self.drainCondition)
+        }
+        let wasClosed = closed
+        if toSend > 0 && framing == .chunked && !wasClosed {
+            outbox.append(13)
+            outbox.append(10)
+            inFlight += 2
+        }
+        lock.unlock()
+        return wasClosed ? .closed : .ok
+    }
+
+    /// Ends the response. With nothing sent, that is an empty body (or a bare head).
+    public func finish() {
+        guard !finishedByHandler else { return }
+        _ = send(UnsafeRawBufferPointer(start: nil, count: 0), final: true)
+    }
+
+    /// Gives up on a response whose head may already be out: the connection is closed once
+    /// what is queued has been written.
+    public func abort() {
+        finishedByHandler = true
+        lock.lock()
+        aborted = true
+        outputFinished = true
+        keepAlive = false
+        let notify = requestServiceLocked()
+        let target = owner
+        lock.unlock()
+        if notify { target?.exchangeNeedsService() }
+    }
+
+    // MARK: Private, with `lock` held
+
+    private func requestServiceLocked() -> Bool {
+        if serviceRequested || owner == nil { return false }
+        serviceRequested = true
+        return true
+    }
+
+    private func commitHeadLocked(firstBodyCount: Int, final: Bool) {
+        if !headBuilder.began {
+            // A handler that never set a status: answer like a WSGI server does for a broken app.
+            "500 Internal Server Error".utf8CString.withUnsafeBytes { raw in
+                try? headBuilder.begin(status: UnsafeRawBufferPointer(rebasing: raw.dropLast()))
+            }
+        }
+        isHeadCommitted = true
+        let code = headBuilder.statusCode
+        let http10 = request.versionMinor == 0
+        if code == 204 || code == 304 {
+            framing = .noBody
+        } else if let length = headBuilder.contentLength {
+            framing = .contentLength(length)
+        } else if final {
+            framing = .contentLength(firstBodyCount)
+            // The head did not carry the length yet; the builder adds it from the framing.
+        } else if !http10 {
+            framing = .chunked
+        } else {
+            framing = .closeDelimited
+        }
+        if case .contentLength(let n) = framing { lengthRemaining = n }
+        dropBody = request.methodIsHead || framing == .noBody
+        var alive = keepAlive && !forceClose && !headBuilder.connectionClose && framing != .closeDelimited
+        // A client still waiting for 100 Continue may or may not send its body now; the only
+        // safe way to keep framing in sync is to close after this response.
+        if request.expectContinue && !continueSent && !bodyComplete { alive = false }
+        keepAlive = alive
+        let writeLength = headBuilder.contentLength == nil
+        headBuilder.complete(framing: writeLength ? framing : .noBody, keepAlive: alive, http10: http10)
+        outbox.append(contentsOf: headBuilder.bytes)
+        inFlight += headBuilder.bytes.count
+    }
+
+    private func appendBodyLocked(_ bytes: UnsafeRawBufferPointer) {
+        guard !dropBody, bytes.count > 0 else { return }
+        switch framing {
+        case .contentLength:
+            let n = min(bytes.count, lengthRemaining)
+            lengthRemaining -= n
+            outbox.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
+            inFlight += n
+        case .chunked:
+            let before = outbox.count
+            HTTPBytes.appendHex(bytes.count, to: &outbox)
+            outbox.append(13)
+            outbox.append(10)
+            outbox.append(contentsOf: bytes)
+            outbox.append(13)
+            outbox.append(10)
+            inFlight += outbox.count - before
+        case .closeDelimited:
+            outbox.append(contentsOf: bytes)
+            inFlight += bytes.count
+        case .noBody:
+            break
+        }
+    }
+
+    private func finishBodyLocked() {
+        outputFinished = true
+        if framing == .chunked && !dropBody {
+            outbox.append(contentsOf: [48, 13, 10, 13, 10])
+            inFlight += 5
+        }
+        if case .contentLength = framing, lengthRemaining > 0, !dropBody {
+            // The application sent less than it announced: the framing is broken, so close.
+            keepAlive = false
+        }
+    }
+}

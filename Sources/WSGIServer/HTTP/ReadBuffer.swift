@@ -1,0 +1,78 @@
+/// A connection's input bytes: one manual allocation that grows by doubling and compacts in
+/// place, so reading never allocates per request once it has the size the traffic needs.
+struct ReadBuffer {
+    // unsafe: raw storage owned by this buffer; the owning connection calls `deallocate()`.
+    private var storage: UnsafeMutableRawPointer?
+    private(set) var capacity = 0
+    private var start = 0
+    private var end = 0
+    let maximumCapacity: Int
+
+    init(maximumCapacity: Int) {
+        self.maximumCapacity = maximumCapacity
+    }
+
+    var count: Int { end - start }
+    var isEmpty: Bool { start == end }
+
+    /// The unconsumed bytes; valid until the next mutation.
+    var readable: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: storage.map { $0 + start }, count: end - start)
+    }
+
+    mutating func consume(_ n: Int) {
+        start += n
+        if start == end {
+            start = 0
+            end = 0
+        }
+    }
+
+    mutating func removeAll() {
+        start = 0
+        end = 0
+    }
+
+    /// Makes room for at least `minimum` bytes after the data; false at the maximum size.
+    mutating func reserveFree(_ minimum: Int) -> Bool {
+        if capacity - end >= minimum { return true }
+        if start > 0 {
+            if end > start, let storage {
+                (storage).copyMemory(from: storage + start, byteCount: end - start)
+            }
+            end -= start
+            start = 0
+            if capacity - end >= minimum { return true }
+        }
+        guard capacity < maximumCapacity else { return capacity - end > 0 }
+        var newCapacity = max(capacity * 2, 4096)
+        while newCapacity - end < minimum && newCapacity < maximumCapacity { newCapacity *= 2 }
+        newCapacity = min(newCapacity, maximumCapacity)
+        storage = storage == nil
+            ? UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+            : realloc(storage, newCapacity)
+        capacity = newCapacity
+        return true
+    }
+
+    /// The free space after the data, for recv(2) to fill.
+    var free: UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: storage.map { $0 + end }, count: capacity - end)
+    }
+
+    mutating func commit(_ n: Int) {
+        end += n
+    }
+
+    mutating func deallocate() {
+        storage?.deallocate()
+        storage = nil
+        capacity = 0
+        start = 0
+        end = 0
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

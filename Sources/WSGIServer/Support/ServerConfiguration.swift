@@ -1,0 +1,25 @@
+/// Everything the server needs to run, resolved from flags, env vars and defaults by the CLI.
+public struct ServerConfiguration: Sendable {
+    public var host = "0.0.0.0"
+    public var port = 8081
+    /// Seconds a keep-alive connection may sit idle between requests.
+    public var idleTimeout = 5.0
+    /// Seconds a client has to deliver a complete request head (slowloris defence).
+    public var headerTimeout = 10.0
+    /// Seconds the request body may stall without a byte arriving.
+    public var bodyTimeout = 30.0
+    /// Seconds a response may stall because the client stopped reading.
+    public var writeTimeout = 30.0
+    /// Largest accepted request body in bytes; nil means unlimited.
+    public var maxBody: Int?
+    public var maxConnections = 10_000
+    public var backlog = 1024
+    public var parserLimits = ParserLimits()
+    /// Worker threads that run Python, per process.
+    public var threads = 1
+    public var processes = 1
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    public var gracefulTimeout = 30.0
+
+    public init() {}
+}

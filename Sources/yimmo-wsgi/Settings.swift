@@ -1,0 +1,80 @@
+import WSGIServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct SettingsError: Error {
+    let message: String
+}
+
+/// The command line and environment resolved into a configuration: flag, then env var, then
+/// default. Every value is validated here, so a bad one is one FATAL line before anything runs.
+struct Settings {
+    var server = ServerConfiguration()
+    var logLevel: LogLevel = .info
+    var staticResponse = false
+    var application: [String] = []
+
+    init(_ command: YimmoCommand) throws(SettingsError) {
+        application = command.application
+        guard application.count <= 2 else {
+            throw SettingsError(message: "expected MODULE APP or MODULE:APP, got \(application.count) arguments")
+        }
+        server.host = Self.pick(command.host, "YIMMO_WSGI_HOST") ?? server.host
+        server.port = try Self.number(command.port, "YIMMO_WSGI_PORT", "--port", server.port, 0...65535)
+        if let name = Self.pick(command.logLevel, "YIMMO_LOG_LEVEL") {
+            guard let level = LogLevel(name: name) else {
+                throw SettingsError(message: "unknown log level '\(name)' (use FATAL, ERROR, WARNING, NOTICE, INFO, DEBUG or TRACE)")
+            }
+            logLevel = level
+        }
+        server.threads = try Self.number(command.threads, "YIMMO_WSGI_NO_THREADS", "--threads", server.threads, 1...1024)
+        server.idleTimeout = try Self.seconds(command.idleTimeout, "YIMMO_SERVER_IDLE_TIMEOUT", "--idle-timeout", server.idleTimeout)
+        server.headerTimeout = try Self.seconds(command.headerTimeout, "YIMMO_WSGI_HEADER_TIMEOUT", "--header-timeout", server.headerTimeout)
+        server.bodyTimeout = try Self.seconds(command.bodyTimeout, "YIMMO_WSGI_BODY_TIMEOUT", "--body-timeout", server.bodyTimeout)
+        server.writeTimeout = try Self.seconds(command.writeTimeout, "YIMMO_WSGI_WRITE_TIMEOUT", "--write-timeout", server.writeTimeout)
+        server.gracefulTimeout = try Self.seconds(command.gracefulTimeout, "YIMMO_WSGI_GRACEFUL_TIMEOUT", "--graceful-timeout", server.gracefulTimeout)
+        if Self.pick(command.maxBody, "YIMMO_WSGI_MAX_BODY") != nil {
+            server.maxBody = try Self.number(command.maxBody, "YIMMO_WSGI_MAX_BODY", "--max-body", 0, 0...Int.max)
+        }
+        server.maxConnections = try Self.number(command.maxConnections, "YIMMO_WSGI_MAX_CONNECTIONS", "--max-connections", server.maxConnections, 1...1_000_000)
+        server.backlog = try Self.number(command.backlog, "YIMMO_WSGI_BACKLOG", "--backlog", server.backlog, 1...65535)
+        server.parserLimits.requestLine = try Self.number(command.limitRequestLine, "YIMMO_WSGI_LIMIT_REQUEST_LINE", "--limit-request-line", server.parserLimits.requestLine, 64...1_048_576)
+        server.parserLimits.headerCount = try Self.number(command.limitRequestFields, "YIMMO_WSGI_LIMIT_REQUEST_FIELDS", "--limit-request-fields", server.parserLimits.headerCount, 1...10_000)
+        server.parserLimits.fieldLength = try Self.number(command.limitRequestFieldSize, "YIMMO_WSGI_LIMIT_REQUEST_FIELD_SIZE", "--limit-request-field-size", server.parserLimits.fieldLength, 64...1_048_576)
+        staticResponse = command.staticResponse || Self.flag("YIMMO_WSGI_STATIC_RESPONSE")
+    }
+
+    private static func pick(_ flag: String?, _ env: String) -> String? {
+        if let flag { return flag }
+        guard let raw = getenv(env) else { return nil }
+        let value = String(decoding: UnsafeRawBufferPointer(start: raw, count: strlen(raw)), as: UTF8.self)
+        return value.isEmpty ? nil : value
+    }
+
+    private static func flag(_ env: String) -> Bool {
+        guard let value = pick(nil, env) else { return false }
+        return ["1", "true", "yes", "on"].contains(value.lowercased())
+    }
+
+    private static func source(_ flag: String?, _ env: String, _ option: String) -> String {
+        flag != nil ? option : env
+    }
+
+    private static func number(_ flag: String?, _ env: String, _ option: String, _ fallback: Int,
+                               _ range: ClosedRange<Int>) throws(SettingsError) -> Int {
+        guard let text = pick(flag, env) else { return fallback }
+        guard let value = Int(text), range.contains(value) else {
+            throw SettingsError(message: "invalid \(source(flag, env, option)) '\(text)': expected a whole number in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    private static func seconds(_ flag: String?, _ env: String, _ option: String, _ fallback: Double) throws(SettingsError) -> Double {
+        guard let text = pick(flag, env) else { return fallback }
+        guard let value = Double(text), value > 0, value <= 86_400 else {
+            throw SettingsError(message: "invalid \(source(flag, env, option)) '\(text)': expected seconds, more than 0")
+        }
+        return value
+    }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Reactor
+import WSGIServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `yimmo-wsgi [MODULE APP | MODULE:APP]`. Every option also reads an environment variable;
+/// a flag on the command line wins over the variable, the variable over the default.
+struct YimmoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "yimmo-wsgi",
+        abstract: "A WSGI (PEP 3333) server: Swift does the I/O, Python handles the requests.",
+        discussion: """
+            Serves MODULE.APP, given as `MODULE APP` or `MODULE:APP` (also `MODULE:factory()`).
+            With no application it serves a built-in demo page.
+            PYTHONPATH and the current directory are on sys.path; an active VIRTUAL_ENV is used.
+            """,
+        version: YimmoVersion.string)
+
+    @Argument(help: "The application: MODULE APP, or MODULE:APP. Omit for the built-in demo.")
+    var application: [String] = []
+
+    @Option(help: "Address to listen on. (env: YIMMO_WSGI_HOST, default: 0.0.0.0)")
+    var host: String?
+
+    @Option(help: "TCP port to listen on. (env: YIMMO_WSGI_PORT, default: 8081)")
+    var port: String?
+
+    @Option(help: "FATAL, ERROR, WARNING, NOTICE, INFO, DEBUG or TRACE. (env: YIMMO_LOG_LEVEL, default: INFO)")
+    var logLevel: String?
+
+    @Option(help: "Worker threads that run Python, per process. (env: YIMMO_WSGI_NO_THREADS, default: 1)")
+    var threads: String?
+
+    @Option(help: "Seconds an idle keep-alive connection is kept. (env: YIMMO_SERVER_IDLE_TIMEOUT, default: 5)")
+    var idleTimeout: String?
+
+    @Option(help: "Seconds a client has to send a complete request head. (env: YIMMO_WSGI_HEADER_TIMEOUT, default: 10)")
+    var headerTimeout: String?
+
+    @Option(help: "Seconds a request body may stall. (env: YIMMO_WSGI_BODY_TIMEOUT, default: 30)")
+    var bodyTimeout: String?
+
+    @Option(help: "Seconds a response may stall on a client that stopped reading. (env: YIMMO_WSGI_WRITE_TIMEOUT, default: 30)")
+    var writeTimeout: String?
+
+    @Option(help: "Seconds in-flight requests get after SIGTERM/SIGINT. (env: YIMMO_WSGI_GRACEFUL_TIMEOUT, default: 30)")
+    var gracefulTimeout: String?
+
+    @Option(help: "Largest request body in bytes, larger ones get 413. (env: YIMMO_WSGI_MAX_BODY, default: unlimited)")
+    var maxBody: String?
+
+    @Option(help: "Open connections per process before accepting pauses. (env: YIMMO_WSGI_MAX_CONNECTIONS, default: 10000)")
+    var maxConnections: String?
+
+    @Option(help: "Listen backlog. (env: YIMMO_WSGI_BACKLOG, default: 1024)")
+    var backlog: String?
+
+    @Option(help: "Longest request line in bytes (414 past it). (env: YIMMO_WSGI_LIMIT_REQUEST_LINE, default: 8190)")
+    var limitRequestLine: String?
+
+    @Option(help: "Most header fields in a request (431 past it). (env: YIMMO_WSGI_LIMIT_REQUEST_FIELDS, default: 100)")
+    var limitRequestFields: String?
+
+    @Option(help: "Longest header field line in bytes (431 past it). (env: YIMMO_WSGI_LIMIT_REQUEST_FIELD_SIZE, default: 8190)")
+    var limitRequestFieldSize: String?
+
+    @Flag(help: "Serve a fixed page without Python, to measure the I/O path. (env: YIMMO_WSGI_STATIC_RESPONSE=1)")
+    var staticResponse = false
+
+    func run() throws {
+        SignalWatcher.blockSignals()
+        let settings: Settings
+        do {
+            settings = try Settings(self)
+        } catch {
+            fatal(error.message, status: 2)
+        }
+        if !Log.setLevel(settings.logLevel) {
+            Log.warning("log level \(settings.logLevel) is compiled out of this build; using \(LogLevel.mostVerboseCompiledIn) (build with YIMMO_VERBOSE_LOG=1 for DEBUG and TRACE)")
+        }
+        let handler: RequestHandler = StaticResponder()
+        if !settings.staticResponse {
+            Log.warning("the Python bridge is not built in yet; serving the static page")
+        }
+        let server: HTTPServer
+        do {
+            server = try HTTPServer(configuration: settings.server, handler: handler, backend: EpollBackend())
+            try server.bind()
+        } catch {
+            fatal("cannot listen on \(settings.server.host):\(settings.server.port): \(error)", status: 1)
+        }
+        Log.notice("yimmo-wsgi \(YimmoVersion.string) listening on http://\(settings.server.host):\(server.port) (pid \(getpid()), epoll)")
+        SignalWatcher.start { sig in
+            if sig == SIGINT || sig == SIGTERM {
+                server.requestShutdown()
+            }
+        }
+        do {
+            try server.run()
+        } catch {
+            fatal("event loop failed: \(error)", status: 1)
+        }
+        Log.notice("stopped")
+    }
+
+    private func fatal(_ message: String, status: Int32) -> Never {
+        Log.fatal(message)
+        Glibc.exit(status)
+    }
+}
