@@ -67,7 +67,9 @@ Helpers (from ``harness``): ``request_bytes(method, path, headers, body, version
 one request (adds ``Host: localhost`` and Content-Length for a body), ``chunked(*pieces,
 trailers=())`` builds a chunked body, ``STATIC_BODY``, ``free_port()``, ``yimmo_bin()``.
 
-On a failing test, the log of every server still running is attached to the report.
+On a failing test, the log of every server still running is attached to the report. A server
+that dies without being stopped or signalled (a crash) makes the running test error at teardown
+with the crash log; a module-scoped server is then restarted on the same port for the next test.
 
 Example::
 
@@ -123,6 +125,25 @@ def connect():
     yield _connect
     for c in conns:
         c.close()
+
+
+@pytest.fixture(autouse=True)
+def _yimmo_crash_guard():
+    """Attribute a server crash to the test during which it happened, then revive the server.
+
+    A module-scoped server that dies would otherwise fail every later test in the module with
+    "connection refused". Instead the test that was running errors at teardown with the crash
+    log, and the next test gets the same server restarted on the same port.
+    """
+    for s in list(LIVE_SERVERS):
+        if s.crashed() and s.crash_reported:
+            s.restart()
+    yield
+    for s in list(LIVE_SERVERS):
+        if s.crashed() and not s.crash_reported:
+            s.crash_reported = True
+            pytest.fail(f"yimmo-wsgi pid {s.pid} ({' '.join(s.argv[1:])}) died during this test with status "
+                        f"{s.returncode}\n--- log (tail) ---\n{s.log()[-4000:]}", pytrace=False)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -110,6 +110,13 @@ class Server:
         self.port = port
         self.argv = argv
         self.log_path = log_path
+        #: Logs of earlier runs of this server (before restart()).
+        self.old_logs: list[Path] = []
+        #: Set when the harness or the test itself stopped or signalled the process, so an exit
+        #: is expected; an exit without it is a crash (see conftest's crash guard).
+        self.exit_expected = False
+        self.crash_reported = False
+        self._respawn: tuple = (None, None, READY_TIMEOUT)
 
     def __repr__(self) -> str:
         return f"<Server pid={self.pid} {self.host}:{self.port} argv={self.argv[1:]}>"
@@ -162,8 +169,26 @@ class Server:
 
     # -- stopping --------------------------------------------------------------------------
 
+    def crashed(self) -> bool:
+        """The process exited although nobody stopped or signalled it."""
+        return self.proc.poll() is not None and not self.exit_expected
+
+    def restart(self) -> None:
+        """Start the same argv again on the same port (after a crash); waits until ready."""
+        if self.proc.poll() is None:
+            self.stop()
+        env, cwd, ready_timeout = self._respawn
+        self.old_logs.append(self.log_path)
+        self.log_path = self.log_path.with_name(f"{self.log_path.stem}-r{len(self.old_logs)}.log")
+        self.proc = _spawn(self.argv, env, cwd, self.log_path)
+        self.pid = self.proc.pid
+        self.exit_expected = False
+        self.crash_reported = False
+        wait_ready(self, ready_timeout)
+
     def send_signal(self, sig: int) -> None:
         """Send ``sig`` to this process (only this PID), if it is still running."""
+        self.exit_expected = True
         if self.proc.poll() is None:
             os.kill(self.pid, sig)
 
@@ -180,6 +205,7 @@ class Server:
         A return of ``-9`` (``-signal.SIGKILL``) means the server ignored ``sig`` and had to be
         killed. Safe to call twice: a stopped server returns its recorded status.
         """
+        self.exit_expected = True
         if self.proc.poll() is None:
             try:
                 os.kill(self.pid, sig)
@@ -189,6 +215,12 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         return self.proc.returncode
+
+
+def _spawn(argv: list[str], env: Mapping[str, str] | None, cwd, log_path: Path) -> subprocess.Popen:
+    with open(log_path, "wb") as log_file:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                                env=server_env(env), cwd=cwd, preexec_fn=_die_with_parent)
 
 
 def launch(*args: str, env: Mapping[str, str] | None = None, cwd: str | os.PathLike | None = None,
@@ -208,10 +240,9 @@ def launch(*args: str, env: Mapping[str, str] | None = None, cwd: str | os.PathL
         if app is not None:
             argv += [app] if isinstance(app, str) else list(app)
         log_path = log_dir / f"yimmo-{p}-{time.monotonic_ns()}.log"
-        with open(log_path, "wb") as log_file:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                                    env=server_env(env), cwd=cwd, preexec_fn=_die_with_parent)
+        proc = _spawn(argv, env, cwd, log_path)
         server = Server(proc, host if host not in ("0.0.0.0", "") else "127.0.0.1", p, argv, log_path)
+        server._respawn = (env, cwd, ready_timeout)
         if registry is not None:
             registry.append(server)
         if not wait:
