@@ -11,6 +11,9 @@ final class RequestContext {
     private(set) var headSent = false
     /// The exchange reported the client gone (a read or send failed).
     var clientGone = false
+    /// A `send(final: true)` completed the response: the engine may already be reusing the
+    /// exchange for the connection's next request, so nothing (not even finish()) may touch it.
+    private(set) var finalSent = false
 
     init(request: OpaquePointer) {
         self.request = request
@@ -28,6 +31,14 @@ final class RequestContext {
         self.exchange = exchange
         headSent = false
         clientGone = false
+        finalSent = false
+    }
+
+    /// The exchange's send, remembering a final one.
+    func send(_ bytes: UnsafeRawBufferPointer, final: Bool) -> SendResult {
+        guard let exchange else { return .closed }
+        if final { finalSent = true }
+        return exchange.send(bytes, final: final)
     }
 
     func end() {

@@ -18,6 +18,7 @@ struct ResponseDriver {
     let exchange: HTTPExchange
 
     enum Completion {
+        /// Call finish(), unless a final send already ended the response.
         case finish
         case abort
     }
@@ -130,7 +131,7 @@ struct ResponseDriver {
         } catch {
             return .failed("the exchange refused the response head (\(error))", traceback: nil)
         }
-        var result = exchange.send(UnsafeRawBufferPointer(start: data, count: length), final: final)
+        var result = context.send(UnsafeRawBufferPointer(start: data, count: length), final: final)
         if result == .backpressure && !final {
             result = exchange.waitForDrain()
         }
@@ -191,7 +192,7 @@ struct ResponseDriver {
         } catch {
             return .abort
         }
-        _ = exchange.send(body.rawBytes, final: true)
+        _ = context.send(body.rawBytes, final: true)
         return .finish
     }
 
@@ -208,6 +209,7 @@ struct ResponseDriver {
     }
 
     private func requestLine() -> String {
+        guard !context.finalSent else { return "(finished request)" }  // the exchange may be reused
         let request = exchange.request
         return exchange.withHeadBytes { head in
             func text(_ range: Range<Int>) -> String {

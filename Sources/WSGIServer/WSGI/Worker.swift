@@ -39,6 +39,7 @@ final class Worker: @unchecked Sendable {  // touched only by its own thread onc
             let completion = serve(exchange, context: context, environ: &environ)
             saved = YPy_SaveThread()
             switch completion {
+            case .finish where context.finalSent: break  // the exchange may already be reused
             case .finish: exchange.finish()
             case .abort: exchange.abort()
             }
