@@ -50,7 +50,18 @@ PyObject *YPy_StrFromLatin1(const void *bytes, long length) {
     return PyUnicode_DecodeLatin1(bytes, length, NULL);
 }
 
-PyObject *YPy_StrFromLong(long value) { return PyUnicode_FromFormat("%ld", value); }
+PyObject *YPy_StrFromLong(long value) {
+    // Per request (REMOTE_PORT): digits by hand rather than PyUnicode_FromFormat's printf.
+    char digits[24];
+    char *end = digits + sizeof digits, *at = end;
+    unsigned long magnitude = value < 0 ? 0UL - (unsigned long)value : (unsigned long)value;
+    do {
+        *--at = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    if (value < 0) *--at = '-';
+    return PyUnicode_DecodeLatin1(at, end - at, NULL);
+}
 
 PyObject *YPy_BoolFromInt(int value) { return PyBool_FromLong(value); }
 

@@ -71,20 +71,40 @@ def test_gevent_monkey_patched_app(start_server, threads):
     assert "Traceback" not in srv.log()
 
 
+PREFIX_APP = (
+    "import sys, json\n"
+    "def application(environ, start_response):\n"
+    "    body = json.dumps([sys.prefix, sys.base_prefix, sys.executable, sys.path]).encode()\n"
+    "    start_response('200 OK', [('Content-Type', 'application/json')])\n"
+    "    return [body]\n")
+
+
+def _prefix_report(start_server, tmp_path, venv):
+    cwd = tmp_path / "cwd"
+    extra = tmp_path / "pythonpath"
+    cwd.mkdir()
+    extra.mkdir()
+    (extra / "prefix_app.py").write_text(PREFIX_APP)
+    srv = start_server(app="prefix_app:application", env={"VIRTUAL_ENV": venv, "PYTHONPATH": str(extra)}, cwd=str(cwd))
+    prefix, base, executable, path = json.loads(srv.request("GET", "/").body)
+    assert path[0] == str(cwd), path
+    assert path[1] == str(extra), path
+    return prefix, base, executable, path
+
+
 def test_venv_sys_prefix(start_server, tmp_path):
-    app = tmp_path / "prefix_app.py"
-    app.write_text(
-        "import sys, json\n"
-        "def application(environ, start_response):\n"
-        "    body = json.dumps([sys.prefix, sys.base_prefix, sys.path]).encode()\n"
-        "    start_response('200 OK', [('Content-Type', 'application/json')])\n"
-        "    return [body]\n")
-    srv = start_server(app="prefix_app:application", env=dict(_env(), PYTHONPATH=str(tmp_path)), cwd=str(tmp_path))
-    prefix, base, path = json.loads(srv.request("GET", "/").body)
-    assert Path(prefix) == VENV.resolve() or Path(prefix) == VENV
+    prefix, base, executable, path = _prefix_report(start_server, tmp_path, str(VENV))
+    assert Path(prefix).resolve() == VENV.resolve()
     assert base == "/usr"
-    assert path[0] == str(tmp_path)
+    assert executable == str(VENV / "bin" / "python")
     assert any(p.endswith("site-packages") and p.startswith(str(VENV)) for p in path)
+
+
+def test_no_venv_uses_the_embedded_interpreter(start_server, tmp_path):
+    prefix, base, executable, path = _prefix_report(start_server, tmp_path, "")
+    assert prefix == base == "/usr"
+    assert executable == "/usr/bin/python3.11"
+    assert not any(str(VENV) in p for p in path)
 
 
 def test_venv_for_other_python_is_fatal(tmp_path):

@@ -14,7 +14,7 @@ struct Environ {
     /// Reused buffer for the percent-decoded path.
     private var decodedPath: [UInt8] = []
     private var serverName = CachedString()
-    private var serverPort = CachedString()
+    private var serverPort = CachedPort()
     private var remoteAddress = CachedString()
     private var urlScheme = CachedString()
 
@@ -113,7 +113,7 @@ struct Environ {
 
     private mutating func fillConnection(_ environ: OpaquePointer, _ connection: ConnectionInfo) -> Bool {
         guard let name = serverName.object(connection.serverName),
-            let port = serverPort.object(String(connection.serverPort)),
+            let port = serverPort.object(connection.serverPort),
             let address = remoteAddress.object(connection.remoteAddress),
             let remotePort = YPy_StrFromLong(connection.remotePort)
         else { return false }
@@ -146,6 +146,22 @@ private struct CachedString {
         if let cached { YPy_DecRef(cached) }
         cached = made
         text = value
+        return made
+    }
+}
+
+/// SERVER_PORT's str, kept while the port stays the same.
+private struct CachedPort {
+    private var port = -1
+    private var cached: OpaquePointer?
+
+    /// A borrowed str (owned by the cache), or nil with a Python exception set.
+    mutating func object(_ value: Int) -> OpaquePointer? {
+        if let cached, port == value { return cached }
+        guard let made = YPy_StrFromLong(value) else { return nil }
+        if let cached { YPy_DecRef(cached) }
+        cached = made
+        port = value
         return made
     }
 }

@@ -52,6 +52,12 @@ public enum PythonRuntime {
             home = String(cString: prefix)
             free(prefix)
         }
+        // sys.executable would otherwise be whatever `python3` is first on PATH (maybe another
+        // Python entirely); subprocesses and multiprocessing must get this interpreter.
+        if executable == nil, let home {
+            let interpreter = home + "/bin/python" + version
+            if access(interpreter, X_OK) == 0 { executable = interpreter }
+        }
         var message: UnsafeMutablePointer<CChar>?
         if YPy_Initialize(executable, home, &message) != 0 {
             defer { free(message) }
