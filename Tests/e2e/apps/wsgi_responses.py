@@ -66,7 +66,7 @@ class CountedGenerator:
 
     def close(self):
         CLOSED[self.name] = CLOSED.get(self.name, 0) + 1
-        self.generator.close()
+        getattr(self.generator, "close", lambda: None)()
 
 
 def _query(environ):
