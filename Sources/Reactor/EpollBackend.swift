@@ -50,6 +50,10 @@ public final class EpollBackend: ReadinessBackend {
         _ = try retryingBlocking("epoll_ctl(DEL)") { CEpoll_ctl(epfd, CEpoll_CTL_DEL, fd, 0, 0) }
     }
 
+    /// The kernel delivers the next edge by itself.
+    @inline(__always)
+    public func rearm(fd: Int32, events: IOEvents) {}
+
     public func poll(timeoutMilliseconds: Int32, into events: inout [ReadyEvent]) throws(SyscallError) {
         let count: Int32
         switch try retrying("epoll_wait", {

@@ -82,6 +82,12 @@ public final class EventLoop: @unchecked Sendable {
         try backend.reregister(fd: fd, id: slots[Int(fd)].id, interest: interest)
     }
 
+    /// Tells the backend the handler drained `events` on `fd` (see `ReadinessBackend.rearm`).
+    @inline(__always)
+    public func rearm(fd: Int32, events: IOEvents) {
+        backend.rearm(fd: fd, events: events)
+    }
+
     /// Forgets `fd`; call before closing it. Events already fetched for it are dropped.
     public func deregister(fd: Int32) {
         let index = Int(fd)
@@ -181,6 +187,7 @@ public final class EventLoop: @unchecked Sendable {
         var value: UInt64 = 0
         _ = read(wakeFD, &value, 8)
         wakePending.store(false, ordering: .sequentiallyConsistent)
+        backend.rearm(fd: wakeFD, events: .readable)
     }
 
     private func runTasks() {

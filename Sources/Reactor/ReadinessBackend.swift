@@ -38,6 +38,10 @@ public protocol ReadinessBackend: AnyObject {
     /// Must be called before the fd is closed.
     func deregister(fd: Int32) throws(SyscallError)
 
+    /// The consumer drained `events` to EAGAIN (or a short read): a backend that emulates edges
+    /// starts watching for them again. Edge-triggered kernels need nothing here.
+    func rearm(fd: Int32, events: IOEvents)
+
     /// Waits up to `timeoutMilliseconds` (-1: forever) and appends what became ready to `events`.
     func poll(timeoutMilliseconds: Int32, into events: inout [ReadyEvent]) throws(SyscallError)
 

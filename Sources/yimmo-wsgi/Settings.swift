@@ -1,3 +1,4 @@
+import Reactor
 import WSGIServer
 #if canImport(Glibc)
 import Glibc
@@ -14,6 +15,9 @@ struct Settings {
     var logLevel: LogLevel = .info
     var staticResponse = false
     var application: [String] = []
+    var poller = BackendChoice.platformDefault
+    /// Said once the log level is set.
+    var warnings: [String] = []
 
     init(_ command: YimmoCommand) throws(SettingsError) {
         application = command.application
@@ -42,6 +46,30 @@ struct Settings {
         server.parserLimits.requestLine = try Self.number(command.limitRequestLine, "YIMMO_WSGI_LIMIT_REQUEST_LINE", "--limit-request-line", server.parserLimits.requestLine, 64...1_048_576)
         server.parserLimits.headerCount = try Self.number(command.limitRequestFields, "YIMMO_WSGI_LIMIT_REQUEST_FIELDS", "--limit-request-fields", server.parserLimits.headerCount, 1...10_000)
         server.parserLimits.fieldLength = try Self.number(command.limitRequestFieldSize, "YIMMO_WSGI_LIMIT_REQUEST_FIELD_SIZE", "--limit-request-field-size", server.parserLimits.fieldLength, 64...1_048_576)
+        if let name = Self.pick(command.poller, "YIMMO_WSGI_POLLER") {
+            guard let choice = BackendChoice(rawValue: name.lowercased()) else {
+                throw SettingsError(message: "unknown poller '\(name)' (use epoll, select or kqueue)")
+            }
+            guard choice.isAvailable else {
+                throw SettingsError(message: "poller '\(name)' is not available on this platform")
+            }
+            poller = choice
+        } else if Self.flag("YIMMO_WSGI_USE_KQUEUE") {
+            if BackendChoice.kqueue.isAvailable {
+                poller = .kqueue
+            } else {
+                warnings.append("YIMMO_WSGI_USE_KQUEUE=1: kqueue is not available on this platform; using \(poller.rawValue)")
+            }
+        }
+        if poller == .select {
+            // select() cannot watch descriptors at or above FD_SETSIZE; keep clear of it.
+            let ceiling = SelectBackend.descriptorLimit - 64
+            if Self.pick(command.maxConnections, "YIMMO_WSGI_MAX_CONNECTIONS") == nil {
+                server.maxConnections = min(server.maxConnections, ceiling)
+            } else if server.maxConnections > ceiling {
+                warnings.append("--max-connections \(server.maxConnections) exceeds what select() can watch (FD_SETSIZE \(SelectBackend.descriptorLimit)); connections past it are refused")
+            }
+        }
         staticResponse = command.staticResponse || Self.flag("YIMMO_WSGI_STATIC_RESPONSE")
     }
 

@@ -66,6 +66,9 @@ struct YimmoCommand: ParsableCommand {
     @Option(help: "Longest header field line in bytes (431 past it). (env: YIMMO_WSGI_LIMIT_REQUEST_FIELD_SIZE, default: 8190)")
     var limitRequestFieldSize: String?
 
+    @Option(help: "Readiness backend: epoll, select or kqueue. (env: YIMMO_WSGI_POLLER, default: epoll on Linux, kqueue on BSD-likes; YIMMO_WSGI_USE_KQUEUE=1 asks for kqueue)")
+    var poller: String?
+
     @Flag(help: "Serve a fixed page without Python, to measure the I/O path. (env: YIMMO_WSGI_STATIC_RESPONSE=1)")
     var staticResponse = false
 
@@ -77,6 +80,7 @@ struct YimmoCommand: ParsableCommand {
         } catch {
             fatal(error.message, status: 2)
         }
+        for warning in settings.warnings { Log.warning(warning) }
         if !Log.setLevel(settings.logLevel) {
             Log.warning("log level \(settings.logLevel) is compiled out of this build; using \(LogLevel.mostVerboseCompiledIn) (build with YIMMO_VERBOSE_LOG=1 for DEBUG and TRACE)")
         }
@@ -86,12 +90,13 @@ struct YimmoCommand: ParsableCommand {
         }
         let server: HTTPServer
         do {
-            server = try HTTPServer(configuration: settings.server, handler: handler, backend: EpollBackend())
+            server = try HTTPServer(configuration: settings.server, handler: handler, backend: settings.poller.makeBackend())
             try server.bind()
         } catch {
             fatal("cannot listen on \(settings.server.host):\(settings.server.port): \(error)", status: 1)
         }
-        Log.notice("yimmo-wsgi \(YimmoVersion.string) listening on http://\(settings.server.host):\(server.port) (pid \(getpid()), epoll)")
+        Log.notice("yimmo-wsgi \(YimmoVersion.string) listening on http://\(settings.server.host):\(server.port) (pid \(getpid()))")
+        Log.notice("readiness backend: \(settings.poller.rawValue)")
         SignalWatcher.start { sig in
             if sig == SIGINT || sig == SIGTERM {
                 server.requestShutdown()

@@ -39,6 +39,8 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     private var closeAfterFlush = false
     private var readable = true
     private var inputBlockedByPipeline = false
+    private var peerHungUp = false
+    private var awaitingContinue = false
 
     /// Pipelined bytes buffered beyond this while a request is handled stop further reads.
     private static let pipelineBufferLimit = 64 * 1024
@@ -73,6 +75,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         if events.contains(.writable) {
             flushOutput()
         }
+        if events.contains(.hangup) { peerHungUp = true }
         if events.contains(.readable) || events.contains(.hangup) {
             readable = true
             readInput()
@@ -104,6 +107,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         guard machine.state != .closed, exchangeActive else { return }
         let out = exchange.collect(into: &scratch)
         if out.sendContinue {
+            awaitingContinue = false
             output.append(contentsOf: Self.continueLine)
             ownBytesInOutput += Self.continueLine.count
         }
@@ -158,8 +162,12 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             if n > 0 {
                 input.commit(n)
                 processInput()
-                // A short read drained the socket; the next edge reports anything newer.
-                if n < free.count { readable = false }
+                // A short read drained the socket and the next edge reports anything newer,
+                // unless the peer's FIN came with this edge: then read on to see the EOF.
+                if n < free.count && !peerHungUp {
+                    readable = false
+                    loop.rearm(fd: fd, events: .readable)
+                }
             } else if n == 0 {
                 readable = false
                 inputEnded()
@@ -169,6 +177,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                     continue
                 case EAGAIN, EWOULDBLOCK:
                     readable = false
+                    loop.rearm(fd: fd, events: .readable)
                 default:
                     readable = false
                     perform(machine.peerClosed())
@@ -246,6 +255,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             }
             let bodyComplete = !bodyIsChunked && bodyRemaining == 0
             if machine.shuttingDown { exchange.requestClose() }
+            awaitingContinue = request.expectContinue && !bodyComplete
             exchangeActive = true
             responseFinished = false
             responseAborted = false
@@ -333,6 +343,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             case EINTR:
                 continue
             case EAGAIN, EWOULDBLOCK:
+                loop.rearm(fd: fd, events: .writable)
                 if !writeStalled {
                     writeStalled = true
                     timerKind = .none  // forces the write deadline to be armed
@@ -358,6 +369,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 if n == 0 { break }  // the file is shorter than promised
                 if errno == EINTR { continue }
                 if errno == EAGAIN || errno == EWOULDBLOCK {
+                    loop.rearm(fd: fd, events: .writable)
                     pendingFile = file
                     if !writeStalled {
                         writeStalled = true
@@ -458,6 +470,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 closeNow()
                 return
             }
+            loop.rearm(fd: fd, events: .readable)
         }
         updateTimer()
     }
@@ -484,7 +497,10 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
 
     private func updateTimer() {
         guard !isClosed else { return }
-        let wanted: ConnectionStateMachine.Deadline = writeStalled ? .body : machine.deadline
+        var wanted: ConnectionStateMachine.Deadline = writeStalled ? .body : machine.deadline
+        // A body that is not arriving because we paused it, or because the client is waiting
+        // for a 100 Continue the application has not asked for yet, is not the client stalling.
+        if !writeStalled && wanted == .body && (bodyPaused || awaitingContinue) { wanted = .none }
         let writeOverride = writeStalled
         if wanted == .none {
             loop.timers.cancel(timer)

@@ -100,6 +100,7 @@ public final class HTTPServer: EventHandler, TimerTarget, LoopTask, @unchecked S
                     continue
                 case EAGAIN, EWOULDBLOCK:
                     acceptReady = false
+                    loop.rearm(fd: listenFD, events: .readable)
                 case EMFILE, ENFILE, ENOBUFS, ENOMEM:
                     Log.error("accept4: \(String(cString: strerror(errno))); pausing accepts until a connection closes")
                     acceptReady = false
