@@ -398,7 +398,8 @@ def versions() -> dict[str, str]:
 
     v = {
         "yimmo-wsgi": run([str(YIMMO_BIN), "--version"]),
-        "yimmo commit": run(["git", "-C", str(REPO), "describe", "--always", "--dirty"]),
+        "yimmo binary": str(YIMMO_BIN) + (" (from YIMMO_BIN)" if "YIMMO_BIN" in os.environ else ""),
+        "checkout": run(["git", "-C", str(REPO), "describe", "--always", "--dirty"]),
         "python (embedded / venv)": run(["/usr/bin/python3", "--version"]),
         "nginx": run(["nginx", "-v"]),
         "wrk": run(["wrk", "-v"]),
