@@ -24,7 +24,8 @@ bind_flags=True, wait=True, ready_timeout=10) -> Server``
     - ``port``: fixed port (default: a free one, retried if another process grabs it first).
     - ``bind_flags=False``: do not pass ``--host``/``--port`` (to test YIMMO_WSGI_PORT etc.);
       pass ``port=`` so the harness knows where to poll.
-    - ``wait=False``: return right after spawning (for tests of startup failures).
+    - ``wait=False``: return right after spawning (for tests of startup failures); such a
+      server's exit is the caller's to check (``.wait(t)``, ``.returncode``), not a crash.
 
 ``start_module_server`` (module scope)
     The same factory, but its servers live until the end of the test module. For module

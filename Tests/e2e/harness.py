@@ -246,6 +246,7 @@ def launch(*args: str, env: Mapping[str, str] | None = None, cwd: str | os.PathL
         if registry is not None:
             registry.append(server)
         if not wait:
+            server.exit_expected = True  # the caller watches this one (e.g. a startup failure)
             return server
         try:
             wait_ready(server, ready_timeout)

@@ -742,6 +742,19 @@ def test_idle_timeout_from_env(start_server, connect):
     assert 0.5 <= elapsed <= 3.0, f"closed after {elapsed:.2f}s with YIMMO_SERVER_IDLE_TIMEOUT=1"
 
 
+def test_no_app_serves_a_page(start_server):
+    # With no MODULE APP the server serves the built-in demo page (or, before the Python bridge,
+    # the static page).
+    srv = start_server()
+    resp = srv.request("GET", "/")
+    assert resp.status == 200, resp
+    ctype = resp.header("Content-Type") or ""
+    if ctype.startswith("text/html"):
+        assert b"yimmo" in resp.body.lower(), resp
+    else:
+        assert resp.body == STATIC_BODY, resp
+
+
 # ------------------------------------------------------------------------------------------------
 # Response framing decided by the server for WSGI apps (needs the WSGI bridge)
 # ------------------------------------------------------------------------------------------------
@@ -817,6 +830,34 @@ def test_wsgi_no_content_length_http10_keep_alive_still_closes(probe_server, con
     resp = c.read_response()
     assert resp.body == b"one,two,three"
     assert resp.framing == "close", resp
+
+
+def test_wsgi_head_with_content_length_has_no_body(probe_server, connect):
+    # The app returns a body for HEAD too; the server must drop it but keep Content-Length.
+    c = connect(probe_server)
+    c.send(request_bytes("HEAD", "/some/path") + request_bytes("GET", "/next"))
+    head = c.read_response(method="HEAD")
+    assert head.status == 200
+    assert head.header("Content-Length") == str(len(b"/some/path?")), head
+    nxt = c.read_response()
+    assert nxt.body == b"/next?", nxt
+
+
+def test_wsgi_large_response_to_a_slow_reader(probe_server, connect):
+    # 8 MiB is far more than the socket buffers: the server must wait for the client to read,
+    # not drop or reorder bytes, and then serve the next pipelined request.
+    n = 8 * 1024 * 1024
+    expected = (bytes(range(256)) * (n // 256 + 1))[:n]  # what http_probe's /big?n sends
+    c = connect(probe_server, timeout=10)
+    c.send(request_bytes("GET", f"/big?{n}") + request_bytes("GET", "/next"))
+    head = c.read_head()
+    assert head.status == 200 and head.header("Content-Length") == str(n), head
+    got = bytearray()
+    while len(got) < n:
+        time.sleep(0.002)
+        got += c._read_exact(min(65536, n - len(got)))
+    assert bytes(got) == expected
+    assert c.read_response().body == b"/next?"
 
 
 def test_wsgi_head_without_content_length_has_no_body(probe_server, connect):
