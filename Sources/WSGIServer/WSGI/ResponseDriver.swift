@@ -21,6 +21,10 @@ struct ResponseDriver {
         /// Call finish(), unless a final send already ended the response.
         case finish
         case abort
+        /// A one-item body for `sendFinal` once the GIL is released, so a simple request takes
+        /// the GIL once. `item` is a new reference to the bytes holding `data`: the worker drops
+        /// it the next time it holds the GIL.
+        case sendFinal(item: OpaquePointer, data: UnsafePointer<CChar>?, length: Int)
     }
 
     private enum Outcome {
@@ -28,14 +32,17 @@ struct ResponseDriver {
         case complete
         case clientGone
         case failed(String, traceback: String?)
+        /// A one-item list or tuple of bytes (a new reference), not sent yet.
+        case single(OpaquePointer)
     }
 
     private var request: OpaquePointer { context.request }
 
-    /// result: the app's return value (consumed), or nil when calling the app raised.
-    func run(_ result: OpaquePointer?) -> Completion {
+    /// result: the app's return value (consumed), or nil when calling the app raised (or, with
+    /// another `failure` message, when the request could not be set up).
+    func run(_ result: OpaquePointer?, failure message: String = "the application raised") -> Completion {
         guard let result else {
-            return complete(failure("the application raised"))
+            return complete(failure(message))
         }
         var outcome = body(result)
         if YPy_CloseResult(result) != 0 {
@@ -65,11 +72,22 @@ struct ResponseDriver {
 
     private func sendSingle(_ item: OpaquePointer) -> Outcome {
         guard YPy_RequestStarted(request) != 0 else { return notStarted() }
-        var data: UnsafePointer<CChar>?
-        var length = 0
-        _ = YPy_BytesView(item, &data, &length)
         YPy_RequestMarkCommitted(request)
-        return PythonRuntime.withoutGIL { send(data, length, final: true) }
+        YPy_IncRef(item)  // outlives the list: sent after the GIL is released
+        return .single(item)
+    }
+
+    /// The one-item body, with the GIL released: commits the head and ends the response.
+    func sendFinal(_ data: UnsafePointer<CChar>?, _ length: Int) -> Completion {
+        switch send(data, length, final: true) {
+        case .complete, .single: return .finish
+        case .clientGone:
+            log(.info, "client disconnected before the response was complete", nil)
+            return .finish
+        case .failed(let message, _):
+            log(.error, message, nil)
+            return context.headSent && exchange.isHeadCommitted ? .abort : internalServerError()
+        }
     }
 
     private func stream(_ result: OpaquePointer) -> Outcome {
@@ -144,6 +162,11 @@ struct ResponseDriver {
 
     private func complete(_ outcome: Outcome) -> Completion {
         switch outcome {
+        case .single(let item):
+            var data: UnsafePointer<CChar>?
+            var length = 0
+            _ = YPy_BytesView(item, &data, &length)
+            return .sendFinal(item: item, data: data, length: length)
         case .complete:
             if context.headSent { return .finish }
             // Nothing non-empty was produced: the head still goes out, with an empty body.

@@ -33,41 +33,52 @@ final class Worker: @unchecked Sendable {  // touched only by its own thread onc
         }
         let context = RequestContext(request: request)
         var environ = Environ(base: base, scriptName: configuration.scriptName)
+        var retainedBody: OpaquePointer?
         var saved = YPy_SaveThread()
         while let exchange = queue.pop() {
             YPy_RestoreThread(saved)
-            let completion = serve(exchange, context: context, environ: &environ)
+            if let body = retainedBody {
+                YPy_DecRef(body)
+                retainedBody = nil
+            }
+            context.begin(exchange)
+            let driver = ResponseDriver(context: context, exchange: exchange)
+            var completion = serve(exchange, context: context, driver: driver, environ: &environ)
             saved = YPy_SaveThread()
+            if case .sendFinal(let item, let data, let length) = completion {
+                retainedBody = item
+                completion = driver.sendFinal(data, length)
+            }
             switch completion {
-            case .finish where context.finalSent: break  // the exchange may already be reused
+            case .finish where context.finalSent, .sendFinal: break  // the exchange may already be reused
             case .finish: exchange.finish()
             case .abort: exchange.abort()
             }
+            context.end()
         }
-        YPy_EndThreadState(saved)
+        YPy_RestoreThread(saved)
+        if let body = retainedBody { YPy_DecRef(body) }
+        YPy_EndThreadState(YPy_SaveThread())
     }
 
-    /// One request, GIL held.
-    private func serve(_ exchange: HTTPExchange, context: RequestContext, environ: inout Environ)
-        -> ResponseDriver.Completion
+    /// One request up to the response's last GIL-bound step; GIL held.
+    private func serve(_ exchange: HTTPExchange, context: RequestContext, driver: ResponseDriver,
+                       environ: inout Environ) -> ResponseDriver.Completion
     {
-        context.begin(exchange)
-        defer { context.end() }
         let contentLength: Int64
         switch exchange.request.framing {
         case .none: contentLength = 0
         case .length(let length): contentLength = Int64(length)
         case .chunked: contentLength = -1
         }
-        let driver = ResponseDriver(context: context, exchange: exchange)
         guard YPy_RequestBegin(context.request, context.pointer, contentLength) == 0 else {
-            return driver.run(nil)
+            return driver.run(nil, failure: "cannot set up the request objects")
         }
         defer { YPy_RequestEnd(context.request) }
         guard let input = YPy_RequestInput(context.request),
             let environDict = environ.build(for: exchange, input: input)
         else {
-            return driver.run(nil)
+            return driver.run(nil, failure: "cannot build the WSGI environ")
         }
         let result = YPy_CallApplication(application, environDict, YPy_RequestStartResponse(context.request))
         let completion = driver.run(result)
