@@ -13,8 +13,6 @@ typedef struct {
     size_t length, capacity;
 } YErrorsObject;
 
-int ypy_errors_prepare(void) { return 0; }
-
 PyObject *ypy_errors_new(void) {
     YErrorsObject *self = PyObject_New(YErrorsObject, &YErrors_Type);
     if (!self) return NULL;

@@ -50,7 +50,6 @@ void ypy_input_reset(PyObject *input, long long content_length);
 PyObject *ypy_errors_new(void);
 void ypy_errors_flush(PyObject *errors);
 int ypy_environ_prepare(void);
-int ypy_errors_prepare(void);
 
 /// Interned attribute names used on hot paths.
 extern PyObject *ypy_str_close, *ypy_str_read, *ypy_str_fileno, *ypy_str_tell;

@@ -6,7 +6,6 @@
 void YPy_IncRef(PyObject *object) { Py_INCREF(object); }
 void YPy_DecRef(PyObject *object) { Py_DECREF(object); }
 void YPy_XDecRef(PyObject *object) { Py_XDECREF(object); }
-long YPy_RefCount(PyObject *object) { return (long)Py_REFCNT(object); }
 int YPy_IsCallable(PyObject *object) { return PyCallable_Check(object); }
 
 static char *strdup_utf8(PyObject *text) {
@@ -21,25 +20,6 @@ char *YPy_TypeName(PyObject *object) {
     char *copy = strdup_utf8(name);
     Py_XDECREF(name);
     return copy;
-}
-
-char *YPy_Repr(PyObject *object) {
-    PyObject *text = PyObject_Repr(object);
-    char *copy = strdup_utf8(text);
-    Py_XDECREF(text);
-    return copy;
-}
-
-const char *YPy_StrUTF8(PyObject *object, long *length) {
-    if (!PyUnicode_Check(object)) return NULL;
-    Py_ssize_t size;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(object, &size);
-    if (!utf8) {
-        PyErr_Clear();
-        return NULL;
-    }
-    *length = (long)size;
-    return utf8;
 }
 
 PyObject *YPy_StrFromUTF8(const char *text, long length) {
@@ -62,8 +42,6 @@ PyObject *YPy_StrFromLong(long value) {
     if (value < 0) *--at = '-';
     return PyUnicode_DecodeLatin1(at, end - at, NULL);
 }
-
-PyObject *YPy_BoolFromInt(int value) { return PyBool_FromLong(value); }
 
 int YPy_BytesView(PyObject *object, const char **data, long *length) {
     if (!PyBytes_Check(object)) return 0;

@@ -3,11 +3,8 @@
 
 #include <string.h>
 
-int YPy_ErrOccurred(void) { return PyErr_Occurred() != NULL; }
 void YPy_ErrClear(void) { PyErr_Clear(); }
 int YPy_ErrIsOSError(void) { return PyErr_ExceptionMatches(PyExc_OSError); }
-void YPy_ErrSetRuntime(const char *message) { PyErr_SetString(PyExc_RuntimeError, message); }
-void YPy_ErrSetType(const char *message) { PyErr_SetString(PyExc_TypeError, message); }
 
 static char *copy_utf8(PyObject *text) {
     Py_ssize_t length;

@@ -77,10 +77,8 @@ void YPy_RequestEnd(YRequest *request) {
 
 PyObject *YPy_RequestStartResponse(YRequest *request) { return request->start_response; }
 PyObject *YPy_RequestInput(YRequest *request) { return request->input; }
-void YPy_RequestFlushErrors(YRequest *request) { ypy_errors_flush(request->errors); }
 
 int YPy_RequestStarted(const YRequest *request) { return request->started; }
-int YPy_RequestCommitted(const YRequest *request) { return request->committed; }
 void YPy_RequestMarkCommitted(YRequest *request) { request->committed = 1; }
 
 void YPy_RequestStatus(const YRequest *request, const char **data, long *length) {

@@ -13,10 +13,8 @@ PyObject *ypy_str_close, *ypy_str_read, *ypy_str_fileno, *ypy_str_tell;
 
 void YPy_SetCallbacks(YPyCallbacks callbacks) { ypy_callbacks = callbacks; }
 
-int YPy_IsInitialized(void) { return Py_IsInitialized(); }
 int YPy_VersionMajor(void) { return PY_MAJOR_VERSION; }
 int YPy_VersionMinor(void) { return PY_MINOR_VERSION; }
-const char *YPy_VersionString(void) { return Py_GetVersion(); }
 
 static char *status_message(PyStatus status) {
     const char *func = status.func ? status.func : "";
@@ -94,7 +92,6 @@ int YPy_PrepareTypes(void) {
     ypy_str_tell = PyUnicode_InternFromString("tell");
     if (!ypy_str_close || !ypy_str_read || !ypy_str_fileno || !ypy_str_tell) return -1;
     if (ypy_environ_prepare() < 0) return -1;
-    if (ypy_errors_prepare() < 0) return -1;
     return 0;
 }
 

@@ -34,11 +34,8 @@ void YPy_SetCallbacks(YPyCallbacks callbacks);
 
 // MARK: - Runtime (runtime.c)
 
-int YPy_IsInitialized(void);
 int YPy_VersionMajor(void);
 int YPy_VersionMinor(void);
-/// The running interpreter's version string ("3.11.2 (main, ...)"); no GIL needed.
-const char *YPy_VersionString(void);
 
 /// Initialises the interpreter once. `executable` (may be NULL) becomes PyConfig.executable: a
 /// virtualenv's bin/python makes sys.prefix the venv. `home` (may be NULL) becomes PyConfig.home.
@@ -70,14 +67,11 @@ void YPy_GILRelease(int token);
 
 // MARK: - Errors (errors.c)
 
-int YPy_ErrOccurred(void);
 void YPy_ErrClear(void);
 /// Formats the pending exception with its traceback (malloc'd UTF-8, caller frees) and clears it.
 char *YPy_FormatException(void);
 /// True when the pending exception is an instance of OSError.
 int YPy_ErrIsOSError(void);
-void YPy_ErrSetRuntime(const char *message);
-void YPy_ErrSetType(const char *message);
 
 // MARK: - Objects (objects.c)
 
@@ -85,18 +79,12 @@ void YPy_IncRef(PyObject *object);
 void YPy_DecRef(PyObject *object);
 /// Py_XDECREF.
 void YPy_XDecRef(PyObject *object);
-long YPy_RefCount(PyObject *object);
 int YPy_IsCallable(PyObject *object);
 /// type(object).__qualname__ as malloc'd UTF-8.
 char *YPy_TypeName(PyObject *object);
-/// repr(object) as malloc'd UTF-8 (NULL on failure, error cleared).
-char *YPy_Repr(PyObject *object);
-/// The UTF-8 of a str (borrowed buffer owned by the str), NULL if not a str.
-const char *YPy_StrUTF8(PyObject *object, long *length);
 PyObject *YPy_StrFromUTF8(const char *text, long length);
 PyObject *YPy_StrFromLatin1(const void *bytes, long length);
 PyObject *YPy_StrFromLong(long value);
-PyObject *YPy_BoolFromInt(int value);
 /// If object is bytes, stores its buffer and returns 1; otherwise 0 (no error set).
 int YPy_BytesView(PyObject *object, const char **data, long *length);
 PyObject *YPy_DictNew(void);
@@ -158,12 +146,10 @@ void YPy_RequestEnd(YRequest *request);
 /// Borrowed references valid between Begin and End.
 PyObject *YPy_RequestStartResponse(YRequest *request);
 PyObject *YPy_RequestInput(YRequest *request);
-/// Flushes an unterminated wsgi.errors line.
-void YPy_RequestFlushErrors(YRequest *request);
 
-/// Whether start_response was called / the head was handed to the exchange. No GIL needed.
+/// Whether start_response has been called. No GIL needed.
 int YPy_RequestStarted(const YRequest *request);
-int YPy_RequestCommitted(const YRequest *request);
+/// Freezes the head: from now on start_response may only re-raise an exc_info.
 void YPy_RequestMarkCommitted(YRequest *request);
 /// The validated status line ("200 OK"), latin-1. No GIL needed.
 void YPy_RequestStatus(const YRequest *request, const char **data, long *length);
