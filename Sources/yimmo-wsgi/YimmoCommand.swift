@@ -105,7 +105,7 @@ struct YimmoCommand: ParsableCommand {
             Log.warning("log level \(settings.logLevel) is compiled out of this build; using \(LogLevel.mostVerboseCompiledIn) (build with YIMMO_VERBOSE_LOG=1 for DEBUG and TRACE)")
         }
         // The supervisor binds, then forks the workers; no thread and no interpreter may exist
-        // before this point (see Supervisor).
+        // before this point (see Supervisor). Each worker loads the application itself.
         let supervisor: Supervisor
         do {
             supervisor = try Supervisor(configuration: settings.server)
@@ -114,9 +114,28 @@ struct YimmoCommand: ParsableCommand {
         }
         Log.notice("yimmo-wsgi \(YimmoVersion.string) listening on \(supervisor.addresses) (pid \(getpid()))")
         Log.notice("readiness backend: \(settings.poller.rawValue)")
+        let wsgi = wsgiConfiguration(settings, listening: supervisor.addresses)
         supervisor.run { context in
-            runWorker(settings: settings, context: context)
+            runWorker(settings: settings, wsgi: wsgi, context: context)
         }
+    }
+
+    private func wsgiConfiguration(_ settings: Settings, listening: String) -> WSGIConfiguration {
+        // SCRIPT_NAME from the environment sets the mount point, as gunicorn does.
+        let scriptName = getenv("SCRIPT_NAME").map { String(cString: $0) } ?? ""
+        return WSGIConfiguration(
+            threads: settings.server.threads,
+            scriptName: scriptName,
+            multiprocess: settings.server.processes > 1,
+            serverVersion: "yimmo-wsgi \(YimmoVersion.string)",
+            summary: [
+                ("Application", settings.application.isEmpty ? "(built-in demo)" : settings.application.joined(separator: " ")),
+                ("Listening on", listening),
+                ("Worker threads", String(settings.server.threads)),
+                ("Processes", String(settings.server.processes)),
+                ("SCRIPT_NAME", scriptName),
+                ("Readiness backend", settings.poller.rawValue),
+            ])
     }
 
     private func fatal(_ message: String, status: Int32) -> Never {

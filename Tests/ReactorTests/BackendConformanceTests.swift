@@ -18,6 +18,7 @@ let backends: [BackendFactory] = {
     #if os(Linux)
     all.append(BackendFactory(name: "epoll") { try EpollBackend() })
     #endif
+    all.append(BackendFactory(name: "select") { SelectBackend() })
     return all
 }()
 
@@ -60,6 +61,8 @@ struct BackendConformanceTests {
         #expect(try poll(backend, 0).isEmpty)
 
         #expect(pair.drainA() == 1)
+        // The consumer reached EAGAIN: it re-arms (a no-op where the kernel tracks edges).
+        backend.rearm(fd: pair.a, events: .readable)
         #expect(try poll(backend, 0).isEmpty)
 
         pair.writeToA()

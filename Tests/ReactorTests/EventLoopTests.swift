@@ -47,6 +47,7 @@ final class ScriptedBackend: ReadinessBackend {
         events.append(contentsOf: nextEvents)
         nextEvents.removeAll()
     }
+    func rearm(fd: Int32, events: IOEvents) {}
     func close() {}
 }
 

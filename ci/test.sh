@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The single test command: `bash ci/test.sh` from anywhere.
+#   1. swift build -c release   the binary the end-to-end tests run
+#   2. swift test               unit tests (Tests/ReactorTests, Tests/WSGIServerTests)
+#   3. .venv from /usr/bin/python3 + ci/requirements-test.txt
+#   4. pytest Tests/e2e         the real binary against real clients
+# Exits non-zero on the first failing step.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+if ! command -v swift >/dev/null && [ -x /opt/swift/usr/bin/swift ]; then
+    export PATH="$PATH:/opt/swift/usr/bin"
+fi
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "swift build -c release"
+swift build -c release
+
+step "swift test"
+swift test
+
+step "test venv (.venv from /usr/bin/python3)"
+# A venv made from another Python (e.g. pyenv's python3 first on PATH) would not match the
+# interpreter the server embeds: recreate it.
+if [ ! -x .venv/bin/python ] || [ "$(.venv/bin/python -c 'import sys; print(sys.base_prefix)')" != /usr ]; then
+    rm -rf .venv
+    /usr/bin/python3 -m venv .venv
+fi
+req_sum=$(sha256sum ci/requirements-test.txt | cut -d' ' -f1)
+if [ "$(cat .venv/.requirements-test.sha256 2>/dev/null || true)" != "$req_sum" ]; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r ci/requirements-test.txt
+    echo "$req_sum" > .venv/.requirements-test.sha256
+fi
+
+step "pytest Tests/e2e"
+export YIMMO_BIN="$ROOT/.build/release/yimmo-wsgi"
+.venv/bin/python -m pytest Tests/e2e -q
