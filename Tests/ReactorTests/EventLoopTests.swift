@@ -42,7 +42,6 @@ final class ScriptedBackend: ReadinessBackend {
     func register(fd: Int32, id: UInt32, interest: IOEvents) { registered[fd] = id }
     func reregister(fd: Int32, id: UInt32, interest: IOEvents) { registered[fd] = id }
     func deregister(fd: Int32) { registered[fd] = nil }
-    func rearm(fd: Int32, events: IOEvents) {}
     func poll(timeoutMilliseconds: Int32, into events: inout [ReadyEvent]) {
         events.append(contentsOf: nextEvents)
         nextEvents.removeAll()
