@@ -187,6 +187,10 @@ public final class HTTPExchange: @unchecked Sendable {
             if bodyReadIndex > 0 && bodyReadIndex == body.count {
                 body.removeAll(keepingCapacity: true)
                 bodyReadIndex = 0
+            } else if bodyReadIndex >= Self.bodyHighWater {
+                // A reader that never quite catches up would otherwise keep the whole body.
+                body.removeSubrange(0..<bodyReadIndex)
+                bodyReadIndex = 0
             }
             body.append(contentsOf: bytes)
             lock.signal(Self.bodyCondition)
