@@ -609,6 +609,40 @@ struct HTTPExchangeFlowTests {
         #expect(exchange.send("more") == .ok)
     }
 
+    /// The server confirms every outbox byte it writes, so every one must count as in flight,
+    /// the chunk-size line before a file included; otherwise the count drifts below zero and
+    /// back-pressure starts late.
+    @Test func chunkSizeLineBeforeAFileCountsAsQueuedOutput() throws {
+        let exchange = TestRequest().exchange()
+        try exchange.begin("200 OK")
+        #expect(exchange.send("x") == .ok)  // streaming: chunked
+        exchange.confirmWritten(exchange.take().bytes.count)
+        var written = 0
+
+        let result = Box<SendResult>()
+        let sender = TestThread { result.set(exchange.sendFile(fd: 0, offset: 0, count: 0x10000)) }
+        var job: FileJob?
+        #expect(waitUntil(timeoutMilliseconds: 2000) {
+            let (bytes, output) = exchange.take()
+            written += bytes.count
+            job = output.file
+            return job != nil
+        })
+        #expect(written == "10000\r\n".utf8.count)
+        #expect(job?.remaining == 0x10000)
+        exchange.confirmWritten(written)  // the server wrote the chunk-size line...
+        exchange.fileJobDone()  // ...and the file
+        #expect(sender.join(timeoutMilliseconds: 2000))
+        #expect(result.value == .ok)
+        let trailer = exchange.take().bytes
+        #expect(trailer == [13, 10])
+        exchange.confirmWritten(trailer.count)
+
+        // Nothing is queued now, so a chunk whose framed size is one byte over high water must
+        // answer back-pressure: "3fff8\r\n" + 0x3fff8 bytes + "\r\n" is highWater + 1.
+        #expect(exchange.send([UInt8](repeating: 0, count: HTTPExchange.highWater - 8)) == .backpressure)
+    }
+
     @Test func waitForDrainReturnsAtOnceWhenLittleIsQueued() throws {
         let exchange = TestRequest().exchange()
         try exchange.begin("200 OK")

@@ -340,10 +340,11 @@ public final class HTTPExchange: @unchecked Sendable {
         }
         if toSend > 0 {
             if framing == .chunked {
+                let before = outbox.count
                 HTTPBytes.appendHex(toSend, to: &outbox)
                 outbox.append(13)
                 outbox.append(10)
-                inFlight += 2
+                inFlight += outbox.count - before
             }
             fileJob = FileJob(fd: fd, offset: offset, remaining: toSend)
         }
