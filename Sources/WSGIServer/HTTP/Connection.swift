@@ -38,6 +38,8 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     private var lingerAfterFlush = false
     private var closeAfterFlush = false
     private var readable = true
+    /// The peer shut its write side: its EOF follows the data and raises no edge of its own.
+    private var peerShutWrite = false
     private var inputBlockedByPipeline = false
 
     /// Pipelined bytes buffered beyond this while a request is handled stop further reads.
@@ -74,6 +76,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             flushOutput()
         }
         if events.contains(.readable) || events.contains(.hangup) {
+            if events.contains(.hangup) { peerShutWrite = true }
             readable = true
             readInput()
         }
@@ -159,7 +162,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 input.commit(n)
                 processInput()
                 // A short read drained the socket; the next edge reports anything newer.
-                if n < free.count { readable = false }
+                if n < free.count && !peerShutWrite { readable = false }
             } else if n == 0 {
                 readable = false
                 inputEnded()
