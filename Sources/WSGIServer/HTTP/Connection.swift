@@ -39,6 +39,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     private var closeAfterFlush = false
     private var readable = true
     private var inputBlockedByPipeline = false
+    /// The peer shut its write side: its EOF follows the data and raises no edge of its own.
     private var peerHungUp = false
     private var awaitingContinue = false
 

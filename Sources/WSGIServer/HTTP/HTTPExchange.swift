@@ -187,6 +187,10 @@ public final class HTTPExchange: @unchecked Sendable {
             if bodyReadIndex > 0 && bodyReadIndex == body.count {
                 body.removeAll(keepingCapacity: true)
                 bodyReadIndex = 0
+            } else if bodyReadIndex >= Self.bodyHighWater {
+                // A reader that never quite catches up would otherwise keep the whole body.
+                body.removeSubrange(0..<bodyReadIndex)
+                bodyReadIndex = 0
             }
             body.append(contentsOf: bytes)
             lock.signal(Self.bodyCondition)
@@ -336,10 +340,11 @@ public final class HTTPExchange: @unchecked Sendable {
         }
         if toSend > 0 {
             if framing == .chunked {
+                let before = outbox.count
                 HTTPBytes.appendHex(toSend, to: &outbox)
                 outbox.append(13)
                 outbox.append(10)
-                inFlight += 2
+                inFlight += outbox.count - before
             }
             fileJob = FileJob(fd: fd, offset: offset, remaining: toSend)
         }
