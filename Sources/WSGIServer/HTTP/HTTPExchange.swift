@@ -251,8 +251,9 @@ public final class HTTPExchange: @unchecked Sendable {
         }
         while body.count == bodyReadIndex && !bodyComplete && !bodyFailed {
             if notify {
+                let target = owner
                 lock.unlock()
-                owner?.exchangeNeedsService()
+                target?.exchangeNeedsService()
                 notify = false
                 lock.lock()
                 continue
@@ -262,8 +263,9 @@ public final class HTTPExchange: @unchecked Sendable {
         let available = body.count - bodyReadIndex
         if available == 0 {
             let result = bodyFailed ? -1 : 0
+            let target = owner
             lock.unlock()
-            if notify { owner?.exchangeNeedsService() }
+            if notify { target?.exchangeNeedsService() }
             return result
         }
         let n = min(available, buffer.count)
