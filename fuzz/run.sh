@@ -30,9 +30,10 @@ else
     echo "warning: $corpus not found; fuzzing without seeds" >&2
 fi
 
+# -wmo lets the optimiser inline across the files as a release build does;
 # -assert-config Debug keeps the parser's bounds assertions in an optimised build;
 # -strict-memory-safety reports any unsafe construct not marked `unsafe`.
-swiftc -sanitize=fuzzer,address -parse-as-library -O -assert-config Debug -strict-memory-safety \
+swiftc -sanitize=fuzzer,address -parse-as-library -O -wmo -assert-config Debug -strict-memory-safety \
     -module-name WSGIServer "${sources[@]}" fuzz/ParserFuzz.swift -o "$out/parser-fuzz"
 
 # libFuzzer stops itself at -max_total_time; timeout is the backstop if crash reporting hangs.
