@@ -485,6 +485,46 @@ struct HTTPExchangeBodyTests {
         #expect(owner.calls >= 1)
     }
 
+    /// The buffer must stay bounded near the high-water mark however long the body is, even
+    /// when the reader never quite catches up (the usual slow application). No API exposes the
+    /// buffer (an operator sees it as resident memory), so its private storage is read through
+    /// Mirror.
+    @Test func bodyBufferStaysBoundedForASlowReader() {
+        let exchange = TestRequest(method: "POST", framing: .chunked).exchange()
+        func storedBodyBytes() -> Int? {
+            (Mirror(reflecting: exchange).children.first { $0.label == "body" }?.value as? [UInt8])?.count
+        }
+        #expect(storedBodyBytes() == 0)
+
+        // Byte i of the body is i % 251; the first and last byte of every read are checked.
+        let segmentSize = 48 * 1024
+        let pattern = (0..<segmentSize + 251).map { UInt8($0 % 251) }
+        var paused = false
+        var delivered = 0
+        var consumed = 0
+        var misplaced = 0
+        var largest = 0
+        while delivered < 16 * 1024 * 1024 {
+            if !paused {
+                let start = delivered % 251
+                paused = exchange.deliver(Array(pattern[start..<start + segmentSize]))
+                delivered += segmentSize
+            }
+            // The reader takes a little less than arrives, and never all of it.
+            let bytes = exchange.read(40 * 1024) ?? []
+            if let first = bytes.first, let last = bytes.last,
+               first != UInt8(consumed % 251) || last != UInt8((consumed + bytes.count - 1) % 251) {
+                misplaced += 1
+            }
+            consumed += bytes.count
+            if exchange.take().output.resumeBody { paused = false }
+            largest = max(largest, storedBodyBytes() ?? .max)
+        }
+        #expect(consumed > 8 * 1024 * 1024)
+        #expect(misplaced == 0)
+        #expect(largest <= 4 * HTTPExchange.bodyHighWater, "buffer grew to \(largest) bytes")
+    }
+
     // MARK: 100 Continue
 
     @Test func firstReadAsksForContinueExactlyOnce() {
@@ -567,6 +607,40 @@ struct HTTPExchangeFlowTests {
         #expect(waiter.join(timeoutMilliseconds: 2000))
         #expect(drained.value == .ok)
         #expect(exchange.send("more") == .ok)
+    }
+
+    /// The server confirms every outbox byte it writes, so every one must count as in flight,
+    /// the chunk-size line before a file included; otherwise the count drifts below zero and
+    /// back-pressure starts late.
+    @Test func chunkSizeLineBeforeAFileCountsAsQueuedOutput() throws {
+        let exchange = TestRequest().exchange()
+        try exchange.begin("200 OK")
+        #expect(exchange.send("x") == .ok)  // streaming: chunked
+        exchange.confirmWritten(exchange.take().bytes.count)
+        var written = 0
+
+        let result = Box<SendResult>()
+        let sender = TestThread { result.set(exchange.sendFile(fd: 0, offset: 0, count: 0x10000)) }
+        var job: FileJob?
+        #expect(waitUntil(timeoutMilliseconds: 2000) {
+            let (bytes, output) = exchange.take()
+            written += bytes.count
+            job = output.file
+            return job != nil
+        })
+        #expect(written == "10000\r\n".utf8.count)
+        #expect(job?.remaining == 0x10000)
+        exchange.confirmWritten(written)  // the server wrote the chunk-size line...
+        exchange.fileJobDone()  // ...and the file
+        #expect(sender.join(timeoutMilliseconds: 2000))
+        #expect(result.value == .ok)
+        let trailer = exchange.take().bytes
+        #expect(trailer == [13, 10])
+        exchange.confirmWritten(trailer.count)
+
+        // Nothing is queued now, so a chunk whose framed size is one byte over high water must
+        // answer back-pressure: "3fff8\r\n" + 0x3fff8 bytes + "\r\n" is highWater + 1.
+        #expect(exchange.send([UInt8](repeating: 0, count: HTTPExchange.highWater - 8)) == .backpressure)
     }
 
     @Test func waitForDrainReturnsAtOnceWhenLittleIsQueued() throws {

@@ -420,6 +420,39 @@ private func post(_ fields: String) -> String {
     }
 }
 
+extension RequestParserTests {
+    /// The eight-bytes-at-a-time checks agree with the byte predicates for every byte value at
+    /// every position, and for random words.
+    @Test func wordChecks() {
+        func plainValue(_ b: UInt8) -> Bool { b >= 0x20 && b != 0x7F }
+        func plainTarget(_ b: UInt8) -> Bool { HTTPByte.isTargetByte(b) }
+        func check(_ bytes: [UInt8]) {
+            let word = bytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+            #expect(HTTPByte.wordNeedsByteCheckInValue(word) == !bytes.allSatisfy(plainValue), "value \(bytes)")
+            #expect(HTTPByte.wordNeedsByteCheckInTarget(word) == !bytes.allSatisfy(plainTarget), "target \(bytes)")
+        }
+        for b in UInt8.min...UInt8.max {
+            for position in 0..<8 {
+                var bytes = [UInt8](repeating: 0x61, count: 8)
+                bytes[position] = b
+                check(bytes)
+                bytes = [UInt8](repeating: 0xFF, count: 8)  // obs-text around it: no borrow tricks
+                bytes[position] = b
+                check(bytes)
+            }
+        }
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<20_000 {
+            // xorshift: reproducible, and biased toward the interesting boundaries.
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            let pool: [UInt8] = [0x00, 0x09, 0x1F, 0x20, 0x21, 0x61, 0x7E, 0x7F, 0x80, 0xFF]
+            check((0..<8).map { pool[Int((state >> (8 * UInt64($0))) & 0xFF) % pool.count] })
+        }
+    }
+}
+
 extension String {
     fileprivate func replacingOccurrences(_ target: String, _ replacement: String) -> String {
         split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)

@@ -151,12 +151,6 @@ extension HTTPExchange {
         }
     }
 
-    func header(_ name: [UInt8], _ value: [UInt8]) throws {
-        try name.withUnsafeBytes { name in
-            try value.withUnsafeBytes { value in try addHeader(name: name, value: value) }
-        }
-    }
-
     @discardableResult
     func send(_ text: String, final: Bool = false) -> SendResult {
         send(Array(text.utf8), final: final)

@@ -32,25 +32,31 @@ struct ByteView {
         }
     }
 
+    /// Bytes `i..<i+8` as one little-endian word, for scanning eight bytes per step.
+    @inline(__always)
+    func word(at i: Int) -> UInt64 {
+        assert(i >= 0 && i + 8 <= count, "word index out of range")
+        // Safe: callers check `i + 8 <= count`; asserted above in debug builds.
+        return UInt64(littleEndian: unsafe UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+    }
+
     /// True if the bytes at `range` equal `lowercase` ignoring ASCII case; `lowercase` must be
     /// lowercase ASCII.
-    func equalsIgnoringCase(_ range: Range<Int>, _ lowercase: String) -> Bool {
-        guard range.count == lowercase.utf8.count else { return false }
-        var i = range.lowerBound
-        for expected in lowercase.utf8 {
-            if HTTPByte.lowercased(self[i]) != expected { return false }
-            i += 1
+    func equalsIgnoringCase(_ range: Range<Int>, _ lowercase: StaticString) -> Bool {
+        guard range.count == lowercase.utf8CodeUnitCount else { return false }
+        // Safe: a StaticString's bytes are immutable and live as long as the program.
+        let expected = unsafe lowercase.utf8Start
+        for k in 0..<range.count where unsafe expected[k] != HTTPByte.lowercased(self[range.lowerBound + k]) {
+            return false
         }
         return true
     }
 
-    func equals(_ range: Range<Int>, _ string: String) -> Bool {
-        guard range.count == string.utf8.count else { return false }
-        var i = range.lowerBound
-        for expected in string.utf8 {
-            if self[i] != expected { return false }
-            i += 1
-        }
+    func equals(_ range: Range<Int>, _ string: StaticString) -> Bool {
+        guard range.count == string.utf8CodeUnitCount else { return false }
+        // Safe: as above.
+        let expected = unsafe string.utf8Start
+        for k in 0..<range.count where unsafe expected[k] != self[range.lowerBound + k] { return false }
         return true
     }
 }

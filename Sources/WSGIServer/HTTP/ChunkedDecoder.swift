@@ -54,10 +54,11 @@ public struct ChunkedDecoder: Sendable {
         _ input: UnsafeRawBufferPointer, into sink: (UnsafeRawBufferPointer) -> Void
     ) throws(HTTPParseError) -> (consumed: Int, done: Bool) {
         if case .failed(let error) = state { throw error }
-        let consumed = ByteView.with(input) { bytes in
+        // Safe: the view reads only `input`, only during this call.
+        let consumed = unsafe ByteView.with(input) { bytes in
             run(bytes) { range in
                 // Safe: `range` lies within `input`, which the caller keeps alive for this call.
-                sink(unsafe UnsafeRawBufferPointer(rebasing: input[range]))
+                unsafe sink(UnsafeRawBufferPointer(rebasing: input[range]))
             }
         }
         switch state {

@@ -63,15 +63,15 @@ struct FieldLineScanner {
                 }
 
             case .name:
-                // Hot loop: names are short runs of tchar.
-                while i < end, HTTPByte.isTchar(bytes[i]) {
-                    if i >= limit { return .tooLong }
-                    i += 1
-                }
+                // Hot loop, bounded by the limit so it needs no check per byte.
+                let stop = min(end, limit)
+                while i < stop, HTTPByte.isTchar(bytes[i]) { i += 1 }
                 guard i < end else { return .needMore }
                 let b = bytes[i]
+                // At the limit, a byte that would continue the line makes it too long; any other
+                // byte is judged as usual, so the answer does not depend on how bytes arrive.
+                if i >= limit && (HTTPByte.isTchar(b) || b == HTTPByte.colon) { return .tooLong }
                 guard b == HTTPByte.colon else { return .invalid(Self.afterNameError(b)) }
-                if i >= limit { return .tooLong }
                 nameEnd = i - lineStart
                 phase = .valueStart
                 i += 1
@@ -87,13 +87,20 @@ struct FieldLineScanner {
                 }
 
             case .value:
-                // Hot loop: the bulk of a head is field values.
-                while i < end, HTTPByte.isFieldValueByte(bytes[i]) {
-                    if i >= limit { return .tooLong }
-                    i += 1
+                // Hot loop (the bulk of a head is field values), bounded by the limit.
+                let stop = min(end, limit)
+                while i < stop {
+                    if i + 8 <= stop, !HTTPByte.wordNeedsByteCheckInValue(bytes.word(at: i)) {
+                        i += 8
+                    } else if HTTPByte.isFieldValueByte(bytes[i]) {
+                        i += 1
+                    } else {
+                        break
+                    }
                 }
                 guard i < end else { return .needMore }
                 let b = bytes[i]
+                if i >= limit && HTTPByte.isFieldValueByte(b) { return .tooLong }
                 guard b == HTTPByte.cr else {
                     return .invalid(b == HTTPByte.lf ? .invalidLineEnding : .invalidHeaderValue)
                 }

@@ -56,6 +56,34 @@ enum HTTPByte {
         b > 0x20 && b < 0x7F
     }
 
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let highBits: UInt64 = 0x8080_8080_8080_8080
+
+    /// True if some byte of `w` is below `n` (n <= 0x80). Exact as a yes/no answer; from
+    /// "Bit Twiddling Hacks" (hasless), as picohttpparser's SSE range check does per 16 bytes.
+    @_transparent
+    private static func hasByte(_ w: UInt64, below n: UInt64) -> Bool {
+        (w &- ones &* n) & ~w & highBits != 0
+    }
+
+    @_transparent
+    private static func hasByte(_ w: UInt64, equalTo b: UInt64) -> Bool {
+        hasByte(w ^ (ones &* b), below: 1)
+    }
+
+    /// False only if all eight bytes are plain field-value bytes (0x20-0x7E, 0x80-0xFF); HTAB and
+    /// the CR that ends the line send the scanner to its byte-at-a-time path.
+    @_transparent
+    static func wordNeedsByteCheckInValue(_ w: UInt64) -> Bool {
+        hasByte(w, below: 0x20) || hasByte(w, equalTo: 0x7F)
+    }
+
+    /// False only if all eight bytes are target bytes (0x21-0x7E).
+    @_transparent
+    static func wordNeedsByteCheckInTarget(_ w: UInt64) -> Bool {
+        w & highBits != 0 || hasByte(w, below: 0x21) || hasByte(w, equalTo: 0x7F)
+    }
+
     @_transparent
     static func isOWS(_ b: UInt8) -> Bool { b == sp || b == htab }
 

@@ -41,31 +41,38 @@ struct RequestLineScanner {
         while i < end {
             switch phase {
             case .method:
-                while i < end, HTTPByte.isTchar(bytes[i]) {
-                    if i >= limit { return .tooLong }
-                    i += 1
-                }
+                // Hot loops are bounded by the limit so they need no check per byte; at the limit,
+                // a byte that would continue the line makes it too long, any other is judged as
+                // usual, so the answer does not depend on how the bytes arrive.
+                let stop = min(end, limit)
+                while i < stop, HTTPByte.isTchar(bytes[i]) { i += 1 }
                 guard i < end else { return .needMore }
                 let b = bytes[i]
+                if i >= limit && (HTTPByte.isTchar(b) || b == HTTPByte.sp) { return .tooLong }
                 guard b == HTTPByte.sp, i > lineStart else {
                     return .invalid(b == HTTPByte.cr || b == HTTPByte.lf ? .invalidRequestLine : .invalidMethod)
                 }
-                if i >= limit { return .tooLong }
                 methodEnd = i
                 i += 1
                 targetStart = i
                 phase = .target
 
             case .target:
-                while i < end, HTTPByte.isTargetByte(bytes[i]) {
-                    if i >= limit { return .tooLong }
-                    i += 1
+                let stop = min(end, limit)
+                while i < stop {
+                    if i + 8 <= stop, !HTTPByte.wordNeedsByteCheckInTarget(bytes.word(at: i)) {
+                        i += 8
+                    } else if HTTPByte.isTargetByte(bytes[i]) {
+                        i += 1
+                    } else {
+                        break
+                    }
                 }
                 guard i < end else { return .needMore }
                 let b = bytes[i]
+                if i >= limit && (HTTPByte.isTargetByte(b) || b == HTTPByte.sp) { return .tooLong }
                 switch b {
                 case HTTPByte.sp where i > targetStart:
-                    if i >= limit { return .tooLong }
                     targetEnd = i
                     i += 1
                     phase = .version

@@ -57,7 +57,8 @@ public struct RequestParser: Sendable {
         }
         precondition(buffer.count >= seen, "RequestParser.parse: the buffer shrank between calls")
         seen = buffer.count
-        return ByteView.with(buffer) { bytes in scan(bytes) }
+        // Safe: the view reads only `buffer`, only during this call.
+        return unsafe ByteView.with(buffer) { bytes in scan(bytes) }
     }
 
     /// Prepares for the next request on the same connection, keeping the headers' capacity.
