@@ -61,6 +61,10 @@ public final class Supervisor {
     public init(configuration: ServerConfiguration) throws(SupervisorError) {
         self.configuration = configuration
         desired = max(1, configuration.processes)
+        // The pid file first: it refuses a second server before that one touches any address,
+        // and it exists by the time the first address answers.
+        let pidFile = try configuration.pidFile.map { path throws(SupervisorError) in try PidFile(path: path) }
+        self.pidFile = pidFile
         var opened: [ListeningSocket] = []
         let binds = configuration.binds.isEmpty
             ? [BindSpec.tcp(host: configuration.host, port: configuration.port)]
@@ -70,16 +74,11 @@ public final class Supervisor {
                 opened += try Listener.open(spec, backlog: configuration.backlog)
             } catch {
                 Self.close(opened)
+                pidFile?.remove()
                 throw SupervisorError(error.message)
             }
         }
         listeners = opened
-        do {
-            pidFile = try configuration.pidFile.map { path throws(SupervisorError) in try PidFile(path: path) }
-        } catch {
-            Self.close(opened)
-            throw error
-        }
         // Room for a full second generation during a reload, and then some.
         guard let board = Scoreboard(slots: max(64, desired * 4)) else {
             Self.close(opened)
@@ -121,8 +120,10 @@ public final class Supervisor {
             default:
                 break  // SIGCHLD, SIGUSR1, time-out: the checks below cover them
             }
-            reap(workerMain: workerMain)
+            // The scoreboard first: a worker that announced recycling may already have exited,
+            // and its exit must be read as the recycling it is.
             readScoreboard()
+            reap(workerMain: workerMain)
             let after = monotonicMilliseconds()
             if after - lastWatchdogCheck >= 1000 || sig == SIGUSR1 {
                 lastWatchdogCheck = after
@@ -237,6 +238,11 @@ public final class Supervisor {
     }
 
     private func workerExited(_ record: WorkerRecord, status: ExitStatus, workerMain: (WorkerContext) -> Never) {
+        var record = record
+        if !record.retiring && scoreboard[record.slotIndex].state == .recycling {
+            // Announced and finished between two reads of the scoreboard.
+            noteRecycling(&record)
+        }
         let now = monotonicMilliseconds()
         let lifetime = Double(now - record.startedAt) / 1000
         let name = record.name(currentGeneration: generation)
@@ -291,15 +297,21 @@ public final class Supervisor {
                 everReady = true
                 Log.info("\(record.name(currentGeneration: generation)) is ready")
             case .recycling where !record.retiring:
-                workers[pid]?.ready = true
-                workers[pid]?.retiring = true
-                workers[pid]?.killDeadline = monotonicMilliseconds() + graceMilliseconds
-                failures[record.number] = 0
-                Log.notice("\(record.name(currentGeneration: generation)) reached --max-requests (\(slot.served) served) and drains; starting its replacement")
+                var updated = record
+                noteRecycling(&updated)
+                workers[pid] = updated
             default:
                 break
             }
         }
+    }
+
+    private func noteRecycling(_ record: inout WorkerRecord) {
+        record.ready = true
+        record.retiring = true
+        record.killDeadline = monotonicMilliseconds() + graceMilliseconds
+        failures[record.number] = 0
+        Log.notice("\(record.name(currentGeneration: generation)) reached --max-requests (\(scoreboard[record.slotIndex].served) served) and drains; starting its replacement")
     }
 
     /// `--timeout`: kill a worker whose oldest request in flight has run too long.
