@@ -86,6 +86,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -129,22 +130,38 @@ def connect():
 
 
 @pytest.fixture(autouse=True)
-def _yimmo_crash_guard():
+def _yimmo_crash_guard(request):
     """Attribute a server crash to the test during which it happened, then revive the server.
 
     A module-scoped server that dies would otherwise fail every later test in the module with
     "connection refused". Instead the test that was running errors at teardown with the crash
     log, and the next test gets the same server restarted on the same port.
+
+    The server's supervisor replaces a worker process that dies, so a worker crash does not end
+    the server: the supervisor's log line for it does. Such a line logged during a test fails
+    it the same way, unless the test is marked ``worker_deaths_expected`` (it kills workers).
     """
     for s in list(LIVE_SERVERS):
         if s.crashed() and s.crash_reported:
             s.restart()
+    log_offsets = {id(s): len(s.log()) for s in LIVE_SERVERS}
     yield
     for s in list(LIVE_SERVERS):
         if s.crashed() and not s.crash_reported:
             s.crash_reported = True
             pytest.fail(f"yimmo-wsgi pid {s.pid} ({' '.join(s.argv[1:])}) died during this test with status "
                         f"{s.returncode}\n--- log (tail) ---\n{s.log()[-4000:]}", pytrace=False)
+    if request.node.get_closest_marker("worker_deaths_expected"):
+        return
+    for s in list(LIVE_SERVERS):
+        deaths = [ln for ln in s.log()[log_offsets.get(id(s), 0):].splitlines() if WORKER_DEATH.search(ln)]
+        if deaths:
+            pytest.fail(f"a worker of yimmo-wsgi pid {s.pid} ({' '.join(s.argv[1:])}) died during this test:\n"
+                        + "\n".join(deaths) + f"\n--- log (tail) ---\n{s.log()[-4000:]}", pytrace=False)
+
+
+#: The supervisor's line for a worker that died unexpectedly (it then replaces the worker).
+WORKER_DEATH = re.compile(r"\[ERROR\].* worker \d+ \(pid \d+[^)]*\) (was killed by|exited with status [1-9])")
 
 
 @pytest.hookimpl(hookwrapper=True)

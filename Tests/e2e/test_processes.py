@@ -100,6 +100,7 @@ def test_two_workers_answer_from_two_pids(start_server):
 # Deaths and replacements
 # ------------------------------------------------------------------------------------------------
 
+@pytest.mark.worker_deaths_expected
 def test_sigkilled_worker_under_load_is_replaced_without_refusing(start_server):
     srv = static(start_server, "--processes", "2")
     before = wait_workers_ready(srv, 2)
@@ -126,6 +127,7 @@ def test_sigkilled_worker_under_load_is_replaced_without_refusing(start_server):
     assert get(srv).status == 200
 
 
+@pytest.mark.worker_deaths_expected
 def test_only_worker_killed_listening_socket_keeps_answering(start_server):
     """With one worker and none alive for a moment, connections wait in the shared backlog."""
     srv = static(start_server)
@@ -136,6 +138,7 @@ def test_only_worker_killed_listening_socket_keeps_answering(start_server):
     assert wait_workers_ready(srv, 1, exclude={victim})
 
 
+@pytest.mark.worker_deaths_expected
 def test_worker_exiting_mid_request_is_replaced(start_server):
     """Needs the WSGI bridge: os._exit in the application."""
     srv = proc_app_server(start_server)
@@ -147,6 +150,7 @@ def test_worker_exiting_mid_request_is_replaced(start_server):
     assert get(srv, "/pid").status == 200
 
 
+@pytest.mark.worker_deaths_expected
 def test_crashing_at_start_backs_off_and_never_gives_up(start_server, tmp_path):
     """Needs the WSGI bridge. A reload whose workers die at import: the old worker keeps
     serving, restarts slow down, and once the cause is gone the reload completes."""
@@ -312,6 +316,7 @@ def test_env_max_requests(start_server):
     assert wait_for(lambda: srv.log().count("reached --max-requests") >= 2, 5), srv.log()
 
 
+@pytest.mark.worker_deaths_expected
 def test_timeout_replaces_a_stuck_worker(start_server):
     """Needs the WSGI bridge."""
     srv = proc_app_server(start_server, "--timeout", "1", "--processes", "2")
