@@ -119,7 +119,8 @@ class LoadResult:
 
 
 def have_wrk() -> bool:
-    return shutil.which("wrk") is not None
+    """wrk is used when installed, unless PROC_TESTS_NO_WRK=1 asks for the Python fallback."""
+    return shutil.which("wrk") is not None and os.environ.get("PROC_TESTS_NO_WRK") != "1"
 
 
 class Load:

@@ -228,19 +228,20 @@ def test_supervisor_killed_workers_follow(start_server):
 # Reload
 # ------------------------------------------------------------------------------------------------
 
-def test_sighup_under_load_loses_no_request(start_server):
-    srv = static(start_server, "--processes", "2")
-    first = set(wait_workers_ready(srv, 2))
+@pytest.mark.parametrize("processes", [1, 2])
+def test_sighup_under_load_loses_no_request(start_server, processes):
+    srv = static(start_server, "--processes", str(processes))
+    first = set(wait_workers_ready(srv, processes))
     load = Load(srv.host, srv.port, seconds=4, connections=50).start()
     time.sleep(1.0)
     srv.send_signal(signal.SIGHUP)
-    second = set(wait_workers_ready(srv, 2, exclude=first))
+    second = set(wait_workers_ready(srv, processes, exclude=first))
     assert wait_for(lambda: not (first & set(children(srv.pid))), 5), "old workers did not stop"
     time.sleep(0.5)
     srv.send_signal(signal.SIGHUP)
-    third = set(wait_workers_ready(srv, 2, exclude=first | second))
+    third = set(wait_workers_ready(srv, processes, exclude=first | second))
     result = load.result()
-    print(f"\nreload under load (2 SIGHUPs): {result}")
+    print(f"\nreload under load (--processes {processes}, 2 SIGHUPs): {result}")
     assert result.requests > 1000, result
     assert result.socket_errors == 0, result
     assert result.non_2xx == 0, result
@@ -280,6 +281,16 @@ def test_max_requests_recycles_the_worker(start_server):
     assert first not in children(srv.pid)
     served = served_per_pid(srv.log())
     assert served.get(first) == 20, served
+
+
+def test_max_requests_under_load_loses_no_request(start_server):
+    srv = static(start_server, "--processes", "2", "--max-requests", "2000", "--max-requests-jitter", "500")
+    wait_workers_ready(srv, 2)
+    result = Load(srv.host, srv.port, seconds=3, connections=32).start().result()
+    recycles = srv.log().count("reached --max-requests")
+    print(f"\nrecycling under load ({recycles} recycles): {result}")
+    assert recycles >= 2, srv.log()
+    assert result.socket_errors == 0 and result.non_2xx == 0, result
 
 
 def test_max_requests_last_response_says_close(start_server):
