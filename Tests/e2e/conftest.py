@@ -93,7 +93,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import LIVE_SERVERS, RawConnection, ServerFactory  # noqa: E402
+from harness import LIVE_SERVERS, RawConnection, Server, ServerFactory  # noqa: E402
 
 @pytest.fixture
 def start_server(tmp_path_factory):
