@@ -6,6 +6,8 @@ import Glibc
 public final class EpollBackend: ReadinessBackend {
     public let name = "epoll"
     private let epfd: Int32
+    /// A second close would close whatever descriptor reused the number.
+    private var closed = false
     /// Grows by doubling when a poll fills it, so a busy server drains more per call.
     private var buffer: UnsafeMutableBufferPointer<CEpollEvent>
 
@@ -20,6 +22,8 @@ public final class EpollBackend: ReadinessBackend {
     }
 
     public func close() {
+        guard !closed else { return }
+        closed = true
         closeDescriptor(epfd)
     }
 

@@ -84,9 +84,15 @@ struct YimmoCommand: ParsableCommand {
         if !Log.setLevel(settings.logLevel) {
             Log.warning("log level \(settings.logLevel) is compiled out of this build; using \(LogLevel.mostVerboseCompiledIn) (build with YIMMO_VERBOSE_LOG=1 for DEBUG and TRACE)")
         }
-        let handler: RequestHandler = StaticResponder()
-        if !settings.staticResponse {
-            Log.warning("the Python bridge is not built in yet; serving the static page")
+        let handler: RequestHandler
+        if settings.staticResponse {
+            handler = StaticResponder()
+        } else {
+            do {
+                handler = try WSGIApplication.load(spec: settings.application, configuration: wsgiConfiguration(settings))
+            } catch {
+                fatal("\(error)", status: 1)
+            }
         }
         let server: HTTPServer
         do {
@@ -108,6 +114,24 @@ struct YimmoCommand: ParsableCommand {
             fatal("event loop failed: \(error)", status: 1)
         }
         Log.notice("stopped")
+    }
+
+    private func wsgiConfiguration(_ settings: Settings) -> WSGIConfiguration {
+        // SCRIPT_NAME from the environment sets the mount point, as gunicorn does.
+        let scriptName = getenv("SCRIPT_NAME").map { String(cString: $0) } ?? ""
+        return WSGIConfiguration(
+            threads: settings.server.threads,
+            scriptName: scriptName,
+            multiprocess: settings.server.processes > 1,
+            serverVersion: "yimmo-wsgi \(YimmoVersion.string)",
+            summary: [
+                ("Application", settings.application.isEmpty ? "(built-in demo)" : settings.application.joined(separator: " ")),
+                ("Listening on", "\(settings.server.host):\(settings.server.port)"),
+                ("Worker threads", String(settings.server.threads)),
+                ("Processes", String(settings.server.processes)),
+                ("SCRIPT_NAME", scriptName),
+                ("Readiness backend", settings.poller.rawValue),
+            ])
     }
 
     private func fatal(_ message: String, status: Int32) -> Never {

@@ -30,6 +30,8 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     private var bodyRemaining = 0
     private var bodyIsChunked = false
     private var bodyReceived = 0
+    /// Body bytes read and dropped after the response, which the handler did not want.
+    private var drained = 0
     private var bodyPaused = false
     private var exchangeActive = false
     private var responseFinished = false
@@ -39,12 +41,14 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     private var closeAfterFlush = false
     private var readable = true
     private var inputBlockedByPipeline = false
+    /// The peer shut its write side: its EOF follows the data and raises no edge of its own.
     private var peerHungUp = false
     private var awaitingContinue = false
 
     /// Pipelined bytes buffered beyond this while a request is handled stop further reads.
     private static let pipelineBufferLimit = 64 * 1024
     private static let lingerMilliseconds: Int64 = 2000
+    private static let drainLimit = 1024 * 1024
     private static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     init(fd: Int32, server: HTTPServer, info: ConnectionInfo) {
@@ -240,6 +244,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             input.consume(headLength)
             parser.reset()
             bodyReceived = 0
+            drained = 0
             bodyPaused = false
             switch request.framing {
             case .none:
@@ -306,6 +311,14 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             }
             if bodyRemaining == 0 {
                 finishBody(discard: discard)
+                return
+            }
+        }
+        if discard {
+            drained += delivered
+            if drained > Self.drainLimit {
+                // Reading a large unwanted body costs more than a new connection would.
+                perform(machine.bodyFailed())
                 return
             }
         }

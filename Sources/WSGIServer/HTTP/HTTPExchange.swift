@@ -187,6 +187,10 @@ public final class HTTPExchange: @unchecked Sendable {
             if bodyReadIndex > 0 && bodyReadIndex == body.count {
                 body.removeAll(keepingCapacity: true)
                 bodyReadIndex = 0
+            } else if bodyReadIndex >= Self.bodyHighWater {
+                // A reader that never quite catches up would otherwise keep the whole body.
+                body.removeSubrange(0..<bodyReadIndex)
+                bodyReadIndex = 0
             }
             body.append(contentsOf: bytes)
             lock.signal(Self.bodyCondition)
@@ -247,8 +251,9 @@ public final class HTTPExchange: @unchecked Sendable {
         }
         while body.count == bodyReadIndex && !bodyComplete && !bodyFailed {
             if notify {
+                let target = owner
                 lock.unlock()
-                owner?.exchangeNeedsService()
+                target?.exchangeNeedsService()
                 notify = false
                 lock.lock()
                 continue
@@ -258,8 +263,9 @@ public final class HTTPExchange: @unchecked Sendable {
         let available = body.count - bodyReadIndex
         if available == 0 {
             let result = bodyFailed ? -1 : 0
+            let target = owner
             lock.unlock()
-            if notify { owner?.exchangeNeedsService() }
+            if notify { target?.exchangeNeedsService() }
             return result
         }
         let n = min(available, buffer.count)
@@ -336,10 +342,11 @@ public final class HTTPExchange: @unchecked Sendable {
         }
         if toSend > 0 {
             if framing == .chunked {
+                let before = outbox.count
                 HTTPBytes.appendHex(toSend, to: &outbox)
                 outbox.append(13)
                 outbox.append(10)
-                inFlight += 2
+                inFlight += outbox.count - before
             }
             fileJob = FileJob(fd: fd, offset: offset, remaining: toSend)
         }

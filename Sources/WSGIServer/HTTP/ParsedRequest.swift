@@ -24,10 +24,17 @@ public struct ParsedRequest: Sendable {
     public var target: Range<Int> = 0..<0
     /// The target's path (for absolute-form, the path after the authority), still percent-encoded.
     public var path: Range<Int> = 0..<0
-    /// The part after the first `?`, without it; nil when there is no `?`.
+    /// The part after the first `?`, without it; nil when there is no `?`. A `#fragment` (which
+    /// clients must not send) is excluded from both path and query.
     public var query: Range<Int>? = nil
+    /// For absolute-form (`http://host:port/p`), the authority `host:port`; RFC 9112 §3.2.2 says it
+    /// replaces the Host header's value. nil for the other forms. In absolute-form the path may be
+    /// empty (`http://host?q`), which means `/`.
+    public var authority: Range<Int>? = nil
     /// HTTP/1.<versionMinor>.
     public var versionMinor: Int = 1
+    /// Every field line in arrival order, names as sent (match them case-insensitively); values
+    /// may contain obs-text bytes (0x80-0xFF), which WSGI decodes as latin-1.
     public var headers: [HeaderField] = []
     public var framing: BodyFraming = .none
     public var keepAlive: Bool = true
@@ -38,5 +45,22 @@ public struct ParsedRequest: Sendable {
 
     public init() {
         headers.reserveCapacity(32)
+    }
+}
+
+extension ParsedRequest {
+    /// Back to the initial state for the next request, keeping the headers' storage. Rebuilding
+    /// from the stored defaults means a field added later is reset without touching this code.
+    /// Allocation-free only if no copy of this request still shares the headers array.
+    mutating func clear() {
+        var kept: [HeaderField] = []
+        swap(&kept, &headers)
+        kept.removeAll(keepingCapacity: true)
+        self = ParsedRequest(keeping: kept)
+    }
+
+    /// Every other property keeps its declared default; skips `init()`'s reservation.
+    private init(keeping headers: [HeaderField]) {
+        self.headers = headers
     }
 }

@@ -33,7 +33,8 @@ struct ReadBuffer {
         end = 0
     }
 
-    /// Makes room for at least `minimum` bytes after the data; false at the maximum size.
+    /// Makes room for at least `minimum` bytes after the data if it can; false only when there
+    /// is no room at all (at the maximum size, full).
     mutating func reserveFree(_ minimum: Int) -> Bool {
         if capacity - end >= minimum { return true }
         if start > 0 {
@@ -48,9 +49,9 @@ struct ReadBuffer {
         var newCapacity = max(capacity * 2, 4096)
         while newCapacity - end < minimum && newCapacity < maximumCapacity { newCapacity *= 2 }
         newCapacity = min(newCapacity, maximumCapacity)
-        storage = storage == nil
-            ? UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
-            : realloc(storage, newCapacity)
+        // malloc/realloc/free throughout: realloc may grow in place, saving the copy.
+        guard let grown = realloc(storage, newCapacity) else { return capacity - end > 0 }
+        storage = grown
         capacity = newCapacity
         return true
     }
@@ -65,7 +66,7 @@ struct ReadBuffer {
     }
 
     mutating func deallocate() {
-        storage?.deallocate()
+        Glibc.free(storage)
         storage = nil
         capacity = 0
         start = 0

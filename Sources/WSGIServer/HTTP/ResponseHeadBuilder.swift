@@ -89,6 +89,7 @@ struct ResponseHeadBuilder {
             }
             if contentLength != nil { return }
             contentLength = length
+            if statusCode == 204 { return }  // RFC 9110 §8.6: never sent in a 204
         case .date:
             hasDate = true
         case .server:

@@ -1,0 +1,167 @@
+import CPythonShim
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Builds each request's environ (PEP 3333) on a worker thread holding the GIL: a copy of the
+/// worker's prebuilt base dict, plus the per-request values. Keys are interned once in the shim;
+/// strs that rarely change between requests (server name and port, client address, scheme) are
+/// kept and reused while they stay the same.
+struct Environ {
+    private let base: OpaquePointer
+    private let scriptName: [UInt8]
+    /// Reused buffer for the percent-decoded path.
+    private var decodedPath: [UInt8] = []
+    private var serverName = CachedString()
+    private var serverPort = CachedPort()
+    private var remoteAddress = CachedString()
+    private var urlScheme = CachedString()
+
+    /// base: the worker's YPy_EnvironBase (owned for the worker's life).
+    init(base: OpaquePointer, scriptName: String) {
+        self.base = base
+        self.scriptName = Array(scriptName.utf8)
+        decodedPath.reserveCapacity(1024)
+    }
+
+    /// The environ for the exchange's request, or nil with a Python exception set.
+    mutating func build(for exchange: HTTPExchange, input: OpaquePointer) -> OpaquePointer? {
+        guard let environ = YPy_EnvironCopy(base) else { return nil }
+        if fillRequest(environ, exchange) && fillConnection(environ, exchange.connection)
+            && YPy_EnvironSet(environ, YPY_KEY_WSGI_INPUT, input) == 0
+        {
+            return environ
+        }
+        YPy_DecRef(environ)
+        return nil
+    }
+
+    private mutating func fillRequest(_ environ: OpaquePointer, _ exchange: HTTPExchange) -> Bool {
+        let request = exchange.request
+        return exchange.withHeadBytes { head -> Bool in
+            guard let start = head.baseAddress else { return false }
+            func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+                UnsafeRawBufferPointer(start: start + range.lowerBound, count: range.count)
+            }
+            let method = slice(request.method)
+            guard YPy_EnvironSetMethod(environ, method.baseAddress, method.count) == 0,
+                setPathInfo(environ, slice(request.path)),
+                YPy_EnvironSetProtocol(environ, Int32(request.versionMinor)) == 0
+            else { return false }
+            if let query = request.query {
+                let bytes = slice(query)
+                guard YPy_EnvironSetLatin1(environ, YPY_KEY_QUERY_STRING, bytes.baseAddress, bytes.count) == 0
+                else { return false }
+            }
+            for field in request.headers {
+                let name = slice(field.name)
+                let value = slice(field.value)
+                guard YPy_EnvironAddHeader(environ, name.baseAddress, name.count, value.baseAddress, value.count) == 0
+                else { return false }
+            }
+            return true
+        }
+    }
+
+    /// PATH_INFO: the path percent-decoded, as latin-1, without the SCRIPT_NAME prefix.
+    private mutating func setPathInfo(_ environ: OpaquePointer, _ raw: UnsafeRawBufferPointer) -> Bool {
+        if raw.isEmpty || memchr(raw.baseAddress!, Int32(UInt8(ascii: "%")), raw.count) == nil {
+            return setPath(environ, raw)
+        }
+        Self.percentDecode(raw, into: &decodedPath)
+        return decodedPath.withUnsafeBytes { setPath(environ, $0) }
+    }
+
+    private func setPath(_ environ: OpaquePointer, _ path: UnsafeRawBufferPointer) -> Bool {
+        var path = path
+        if !scriptName.isEmpty && path.count >= scriptName.count
+            && (path.count == scriptName.count || path[scriptName.count] == UInt8(ascii: "/"))
+            && scriptName.withUnsafeBytes({ memcmp($0.baseAddress!, path.baseAddress!, $0.count) == 0 })
+        {
+            path = UnsafeRawBufferPointer(rebasing: path[scriptName.count...])
+        }
+        return YPy_EnvironSetLatin1(environ, YPY_KEY_PATH_INFO, path.baseAddress, path.count) == 0
+    }
+
+    /// %XX becomes the byte XX; a '%' not followed by two hex digits stays as it is.
+    static func percentDecode(_ source: UnsafeRawBufferPointer, into output: inout [UInt8]) {
+        output.removeAll(keepingCapacity: true)
+        var index = 0
+        while index < source.count {
+            let byte = source[index]
+            if byte == UInt8(ascii: "%"), index + 2 < source.count,
+                let high = hexValue(source[index + 1]), let low = hexValue(source[index + 2])
+            {
+                output.append(high << 4 | low)
+                index += 3
+            } else {
+                output.append(byte)
+                index += 1
+            }
+        }
+    }
+
+    private static func hexValue(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return digit - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    private mutating func fillConnection(_ environ: OpaquePointer, _ connection: ConnectionInfo) -> Bool {
+        guard let name = serverName.object(connection.serverName),
+            let port = serverPort.object(connection.serverPort),
+            let address = remoteAddress.object(connection.remoteAddress),
+            let remotePort = YPy_StrFromLong(connection.remotePort)
+        else { return false }
+        defer { YPy_DecRef(remotePort) }
+        guard YPy_EnvironSet(environ, YPY_KEY_SERVER_NAME, name) == 0,
+            YPy_EnvironSet(environ, YPY_KEY_SERVER_PORT, port) == 0,
+            YPy_EnvironSet(environ, YPY_KEY_REMOTE_ADDR, address) == 0,
+            YPy_EnvironSet(environ, YPY_KEY_REMOTE_PORT, remotePort) == 0
+        else { return false }
+        // The base says "http"; only other schemes cost a dict store.
+        if connection.urlScheme != "http" {
+            guard let scheme = urlScheme.object(connection.urlScheme),
+                YPy_EnvironSet(environ, YPY_KEY_WSGI_URL_SCHEME, scheme) == 0
+            else { return false }
+        }
+        return true
+    }
+}
+
+/// One str kept while the Swift string it was made from stays the same.
+private struct CachedString {
+    private var text: String?
+    private var cached: OpaquePointer?
+
+    /// A borrowed str for value (owned by the cache), or nil with a Python exception set.
+    mutating func object(_ value: String) -> OpaquePointer? {
+        if let cached, text == value { return cached }
+        var copy = value
+        guard let made = copy.withUTF8({ YPy_StrFromLatin1($0.baseAddress, $0.count) }) else { return nil }
+        if let cached { YPy_DecRef(cached) }
+        cached = made
+        text = value
+        return made
+    }
+}
+
+/// SERVER_PORT's str, kept while the port stays the same.
+private struct CachedPort {
+    private var port = -1
+    private var cached: OpaquePointer?
+
+    /// A borrowed str (owned by the cache), or nil with a Python exception set.
+    mutating func object(_ value: Int) -> OpaquePointer? {
+        if let cached, port == value { return cached }
+        guard let made = YPy_StrFromLong(value) else { return nil }
+        if let cached { YPy_DecRef(cached) }
+        cached = made
+        port = value
+        return made
+    }
+}

@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The hand-off from the server thread to the workers: a FIFO under a mutex and condition
+/// variable. Pushing signals only when a worker is actually waiting, so a busy pool costs the
+/// server thread no wake-up syscall per request.
+final class ExchangeQueue: @unchecked Sendable {  // all mutable state is guarded by `mutex`
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var ring: [HTTPExchange?]
+    private var head = 0
+    private var count = 0
+    private var waiting = 0
+    private var closed = false
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+        ring = Array(repeating: nil, count: 64)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    /// Queues an exchange; false once the queue is closed. Never blocks for long.
+    func push(_ exchange: HTTPExchange) -> Bool {
+        pthread_mutex_lock(mutex)
+        guard !closed else {
+            pthread_mutex_unlock(mutex)
+            return false
+        }
+        if count == ring.count { grow() }
+        ring[(head + count) % ring.count] = exchange
+        count += 1
+        let wake = waiting > 0
+        pthread_mutex_unlock(mutex)
+        if wake { pthread_cond_signal(condition) }
+        return true
+    }
+
+    /// The next exchange, waiting for one; nil once the queue is closed and empty.
+    func pop() -> HTTPExchange? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while count == 0 && !closed {
+            waiting += 1
+            pthread_cond_wait(condition, mutex)
+            waiting -= 1
+        }
+        guard count > 0 else { return nil }
+        let exchange = ring[head]
+        ring[head] = nil
+        head = (head + 1) % ring.count
+        count -= 1
+        return exchange
+    }
+
+    /// Refuses new exchanges; workers drain what is queued, then pop() returns nil.
+    func close() {
+        pthread_mutex_lock(mutex)
+        closed = true
+        pthread_mutex_unlock(mutex)
+        pthread_cond_broadcast(condition)
+    }
+
+    private func grow() {
+        var grown = [HTTPExchange?](repeating: nil, count: ring.count * 2)
+        for offset in 0..<count { grown[offset] = ring[(head + offset) % ring.count] }
+        ring = grown
+        head = 0
+    }
+}

@@ -1,0 +1,124 @@
+"""Every environ key PEP 3333 and the brief ask for (apps/wsgi_environ.py)."""
+
+import json
+
+import pytest
+
+from harness import chunked, request_bytes
+
+
+@pytest.fixture(scope="module")
+def environ_server(start_module_server):
+    return start_module_server(app="wsgi_environ:application")
+
+
+def _environ(server, method="GET", path="/", headers=(), body=b"", version="HTTP/1.1", raw_body=None):
+    with server.connect() as c:
+        hdrs = list(headers) + [("Connection", "close")]
+        if raw_body is None:
+            c.send(request_bytes(method, path, headers=hdrs, body=body, version=version))
+        else:
+            c.send(request_bytes(method, path, headers=hdrs, version=version, content_length=False) + raw_body)
+        resp = c.read_response(method=method)
+    assert resp.status == 200, resp
+    return json.loads(resp.body)
+
+
+def test_required_keys_and_types(environ_server):
+    env = _environ(environ_server, path="/some/path?x=1&y=%41")
+    assert env["REQUEST_METHOD"] == "GET"
+    assert env["SCRIPT_NAME"] == ""
+    assert env["PATH_INFO"] == "/some/path"
+    assert env["QUERY_STRING"] == "x=1&y=%41"
+    assert env["SERVER_NAME"]
+    assert env["SERVER_PORT"] == str(environ_server.port)
+    assert env["SERVER_PROTOCOL"] == "HTTP/1.1"
+    assert env["REMOTE_ADDR"] == "127.0.0.1"
+    assert env["REMOTE_PORT"].isdigit()
+    assert env["HTTP_HOST"] == "localhost"
+    assert env["wsgi.version"] == [1, 0]
+    assert env["wsgi.url_scheme"] == "http"
+    assert env["wsgi.multithread"] is False
+    assert env["wsgi.multiprocess"] is False
+    assert env["wsgi.run_once"] is False
+    assert env["wsgi.input_terminated"] is True
+    assert env["_file_wrapper_callable"] is True
+    assert env["_input_methods"] == ["read", "readline", "readlines", "__iter__"]
+    assert env["_errors_methods"] == ["write", "writelines", "flush"]
+    types = env["_types"]
+    for key, value in types.items():
+        if "." not in key:
+            assert value == "str", (key, value)
+    assert types["wsgi.version"] == "tuple"
+    assert "CONTENT_TYPE" not in env and "CONTENT_LENGTH" not in env
+
+
+def test_query_string_always_present(environ_server):
+    env = _environ(environ_server, path="/nothing")
+    assert env["QUERY_STRING"] == ""
+    env = _environ(environ_server, path="/empty?")
+    assert env["QUERY_STRING"] == ""
+
+
+def test_http10_protocol(environ_server):
+    env = _environ(environ_server, version="HTTP/1.0")
+    assert env["SERVER_PROTOCOL"] == "HTTP/1.0"
+
+
+def test_content_type_and_length_only_when_sent(environ_server):
+    env = _environ(environ_server, "POST", "/form", headers=[("Content-Type", "application/x-www-form-urlencoded")],
+                   body=b"a=1&b=2")
+    assert env["CONTENT_TYPE"] == "application/x-www-form-urlencoded"
+    assert env["CONTENT_LENGTH"] == "7"
+    assert env["_body"] == "a=1&b=2"
+    assert "HTTP_CONTENT_TYPE" not in env and "HTTP_CONTENT_LENGTH" not in env
+
+
+def test_chunked_body_has_no_content_length(environ_server):
+    env = _environ(environ_server, "POST", "/chunked", headers=[("Transfer-Encoding", "chunked")],
+                   raw_body=chunked(b"abc", b"def"))
+    assert "CONTENT_LENGTH" not in env
+    assert env["HTTP_TRANSFER_ENCODING"] == "chunked"
+    assert env["_body"] == "abcdef"
+
+
+def test_path_info_is_percent_decoded_latin1(environ_server):
+    env = _environ(environ_server, path="/caf%C3%A9/a%20b/%2F/%zz?q=%C3%A9")
+    # UTF-8 bytes carried as latin-1 characters, as PEP 3333 requires.
+    assert env["PATH_INFO"] == "/caf\u00c3\u00a9/a b///%zz"
+    assert env["PATH_INFO"].encode("latin-1").decode("utf-8") == "/café/a b///%zz"
+    assert env["QUERY_STRING"] == "q=%C3%A9"
+
+
+def test_header_names_mapped_and_joined(environ_server):
+    env = _environ(environ_server, headers=[
+        ("X-Custom-Thing", "one"), ("x-custom-thing", "two"),
+        ("Cookie", "a=1"), ("Cookie", "b=2"),
+        ("Accept-Language", "en"), ("X-Latin1", "caf\u00e9"),
+    ])
+    assert env["HTTP_X_CUSTOM_THING"] == "one, two"
+    assert env["HTTP_COOKIE"] in ("a=1; b=2", "a=1, b=2")
+    assert env["HTTP_ACCEPT_LANGUAGE"] == "en"
+    assert env["HTTP_X_LATIN1"] == "caf\u00e9"
+
+
+def test_underscore_header_names_dropped(environ_server):
+    env = _environ(environ_server, headers=[("X_Forwarded_For", "6.6.6.6"), ("X-Forwarded-For", "1.2.3.4")])
+    assert env["HTTP_X_FORWARDED_FOR"] == "1.2.3.4"
+    assert not any("6.6.6.6" in str(v) for v in env.values())
+
+
+def test_script_name_from_environment(start_server):
+    srv = start_server(app="wsgi_environ:application", env={"SCRIPT_NAME": "/mount"})
+    env = _environ(srv, path="/mount/inner/page?x=1")
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == ("/mount", "/inner/page")
+    env = _environ(srv, path="/mount")
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == ("/mount", "")
+    env = _environ(srv, path="/mountain")
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == ("/mount", "/mountain")
+
+
+def test_multithread_flag_with_threads(start_server):
+    srv = start_server("--threads", "3", app="wsgi_environ:application")
+    env = _environ(srv)
+    assert env["wsgi.multithread"] is True
