@@ -18,7 +18,7 @@ import time
 import pytest
 import requests
 
-from harness import STATIC_BODY, chunked, free_port, request_bytes, run_cli
+from harness import STATIC_BODY, chunked, free_port, request_bytes, run_cli, start_probe_server
 
 
 def assert_static_ok(resp, method="GET"):
@@ -761,12 +761,7 @@ def test_no_app_serves_a_page(start_server):
 
 @pytest.fixture(scope="module")
 def probe_server(start_module_server):
-    srv = start_module_server(app=("http_probe", "app"))
-    resp = srv.request("GET", "/__probe__")
-    if resp.body == STATIC_BODY:
-        pytest.skip("this binary answers apps with the static page (WSGI bridge not merged)")
-    assert resp.body == b"http_probe", resp
-    return srv
+    return start_probe_server(start_module_server)
 
 
 def test_wsgi_pipelined_responses_in_order(probe_server, connect):
