@@ -37,8 +37,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CEpollShim"]),
-        .testTarget(name: "WSGIServerTests", dependencies: ["WSGIServer", "Reactor", "CProcessShim"]),
+        // Thread and wait helpers shared by the Swift test targets; no product depends on it.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CEpollShim", "TestSupport"]),
+        .testTarget(name: "WSGIServerTests", dependencies: ["WSGIServer", "Reactor", "TestSupport", "CProcessShim"]),
     ]
 )
 

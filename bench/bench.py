@@ -321,6 +321,9 @@ class Sample:
     p50_ms: float | None = None
     p99_ms: float | None = None
     cpu_us_per_req: float | None = None
+    #: Share of one core the server used during the run (rps x CPU per request); well under 100%
+    #: on a CPU-bound scenario means the server was starved (another load on its core).
+    core_pct: float | None = None
     requests: int = 0
     socket_errors: int = 0
     non_2xx: int = 0
@@ -357,12 +360,14 @@ def measure(spec: ServerSpec, scenarios: list[str], rnd: int, args, tmp: Path) -
             sample.requests, sample.socket_errors, sample.non_2xx = res["requests"], res["socket_errors"], res["non_2xx"]
             if res["requests"]:
                 sample.cpu_us_per_req = (cpu1 - cpu0) / res["requests"] * 1e6
+                sample.core_pct = (cpu1 - cpu0) / args.duration * 100
             else:
                 sample.note = "wrk completed no request: " + raw.strip().replace("\n", " | ")[:300]
             if srv.proc.poll() is not None:
                 sample.note = f"server exited with {srv.proc.returncode} during the run"
             print(f"  {spec.name:13} {name:8} {sample.rps or 0:10.0f} req/s  p50 {fmt(sample.p50_ms)} ms  "
-                  f"p99 {fmt(sample.p99_ms)} ms  cpu {fmt(sample.cpu_us_per_req, 1)} us/req  "
+                  f"p99 {fmt(sample.p99_ms)} ms  cpu {fmt(sample.cpu_us_per_req, 1)} us/req "
+                  f"({fmt(sample.core_pct, 0)}% core)  "
                   f"err {sample.socket_errors}  non2xx {sample.non_2xx} {sample.note}", flush=True)
             if srv.proc.poll() is not None:
                 break
@@ -427,18 +432,21 @@ def write_reports(samples: list[Sample], args, servers: list[str], scenarios: li
     csv_path, md_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.md"
     with open(csv_path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["round", "server", "scenario", "rps", "p50_ms", "p99_ms", "cpu_us_per_req", "requests",
-                    "socket_errors", "non_2xx", "note"])
+        w.writerow(["round", "server", "scenario", "rps", "p50_ms", "p99_ms", "cpu_us_per_req", "core_pct",
+                    "requests", "socket_errors", "non_2xx", "note"])
         for s in samples:
             w.writerow([s.round, s.server, s.scenario, fmt(s.rps, 1), fmt(s.p50_ms, 3), fmt(s.p99_ms, 3),
-                        fmt(s.cpu_us_per_req, 2), s.requests, s.socket_errors, s.non_2xx, s.note])
+                        fmt(s.cpu_us_per_req, 2), fmt(s.core_pct, 1), s.requests, s.socket_errors, s.non_2xx,
+                        s.note])
 
     lines = [f"# yimmo-wsgi benchmark {stem}", ""]
     lines += [f"- wrk: 1 thread, {args.connections} connections, {args.duration:g} s per run after a "
               f"{args.warmup:g} s warm-up, {args.rounds} interleaved round(s); medians over rounds",
               f"- server pinned to core {SERVER_CORE} (`taskset`), wrk to core {CLIENT_CORE}; loopback; "
               f"{os.cpu_count()} cores: {cpu_model()}; kernel {platform.release()}",
-              "- CPU/req: user+system CPU time of the server's processes during the run / requests completed",
+              "- CPU/req: user+system CPU time of the server's processes during the run / requests completed;"
+              " core %: that CPU time / run time (a CPU-bound server near 100% had its core to itself)",
+              f"- load average before the run: {args.load_before}",
               ""]
     lines += [f"- {k}: {v}" for k, v in versions().items()]
     lines += ["", "Servers:", ""]
@@ -446,8 +454,8 @@ def write_reports(samples: list[Sample], args, servers: list[str], scenarios: li
     lines.append("")
     for sc in scenarios:
         lines += [f"## {sc}", "",
-                  "| server | req/s | p50 ms | p99 ms | CPU µs/req | socket errors | non-2xx | note |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+                  "| server | req/s | p50 ms | p99 ms | CPU µs/req | core % | socket errors | non-2xx | note |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
         rows = []
         for srv in servers:
             mine = [s for s in samples if s.server == srv and s.scenario == sc]
@@ -458,6 +466,7 @@ def write_reports(samples: list[Sample], args, servers: list[str], scenarios: li
         for rps, srv, mine, notes in sorted(rows, key=lambda r: -r[0]):
             lines.append(f"| {srv} | {fmt(median([s.rps for s in mine]), 0)} | {fmt(median([s.p50_ms for s in mine]))} "
                          f"| {fmt(median([s.p99_ms for s in mine]))} | {fmt(median([s.cpu_us_per_req for s in mine]), 1)} "
+                         f"| {fmt(median([s.core_pct for s in mine]), 0)} "
                          f"| {sum(s.socket_errors for s in mine)} | {sum(s.non_2xx for s in mine)} "
                          f"| {'; '.join(notes)[:200]} |")
         lines.append("")
@@ -492,6 +501,11 @@ def main() -> int:
     if (os.cpu_count() or 1) < 2:
         print("warning: fewer than 2 cores; server and wrk share one", file=sys.stderr)
 
+    load = os.getloadavg()
+    args.load_before = " / ".join(f"{x:.2f}" for x in load) + " (1/5/15 min)"
+    if load[0] > 0.5:
+        print(f"warning: load average {load[0]:.2f} before the run: other work on this machine will skew "
+              "req/s (CPU per request is the steadier figure)", file=sys.stderr)
     stem = args.name or datetime.datetime.now().strftime("%Y-%m-%d-%H%M")
     samples: list[Sample] = []
     with tempfile.TemporaryDirectory(prefix="yimmo-bench-") as tmpdir:

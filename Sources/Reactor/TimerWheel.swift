@@ -9,9 +9,10 @@ public final class Timer {
     /// Absolute deadline on the monotonic clock (ms); meaningful only while armed.
     public fileprivate(set) var deadline: Int64 = 0
     public fileprivate(set) var isArmed = false
-    /// Bumped whenever the wheel holds an entry that must no longer fire.
+    /// Bumped when a newer entry supersedes the one in the wheel, which then must not count.
     fileprivate var generation: UInt32 = 0
-    /// The deadline the live wheel entry was filed under.
+    /// Whether the wheel holds this timer's current entry, and the deadline it was filed under.
+    fileprivate var hasEntry = false
     fileprivate var filedDeadline: Int64 = 0
 
     public init(target: TimerTarget? = nil) {
@@ -21,10 +22,13 @@ public final class Timer {
 
 /// A hashed timing wheel for per-connection deadlines.
 ///
-/// arm, reset and cancel are O(1): cancel only marks the timer; moving a deadline later only
-/// updates it, and the entry is re-filed when its slot comes round. Only an *earlier* deadline
-/// files a second entry, and the generation number makes the older one inert. Deadlines past the
-/// wheel's span simply come round again. Resolution is one tick (default 100 ms).
+/// arm, reset and cancel are O(1) and, in the common case, touch no slot at all. A timer keeps
+/// at most one live entry: cancel only marks the timer, and re-arming it to a deadline no
+/// earlier than its entry's just updates the deadline; when the entry's slot comes round it is
+/// dropped (cancelled), fired (due) or re-filed (moved later). Only an *earlier* deadline files
+/// a new entry, and the generation number makes the superseded one inert. So a keep-alive
+/// connection that re-arms its timer on every request adds no entries per request. Deadlines
+/// past the wheel's span simply come round again. Resolution is one tick (default 100 ms).
 public struct TimerWheel {
     private struct Entry {
         let timer: Timer
@@ -32,6 +36,7 @@ public struct TimerWheel {
     }
 
     private var slots: [[Entry]]
+    private var visiting: [Entry] = []
     private let tickMilliseconds: Int64
     private var currentTick: Int64
     public private(set) var armedCount = 0
@@ -48,18 +53,18 @@ public struct TimerWheel {
         if !timer.isArmed {
             armedCount += 1
             timer.isArmed = true
-            file(timer, deadline: deadline)
-        } else if deadline < timer.filedDeadline {
-            file(timer, deadline: deadline)
         }
         timer.deadline = deadline
+        if !timer.hasEntry || deadline < timer.filedDeadline {
+            file(timer, deadline: deadline, minimumTick: currentTick)
+        }
     }
 
     public mutating func cancel(_ timer: Timer) {
         guard timer.isArmed else { return }
         timer.isArmed = false
-        timer.generation &+= 1
         armedCount -= 1
+        // The entry stays; it is dropped when its slot comes round, or reused by a re-arm.
     }
 
     /// How long the loop may sleep before the next tick matters; -1 when nothing is armed.
@@ -73,37 +78,42 @@ public struct TimerWheel {
     /// caller fires them once the wheel is no longer being mutated (targets re-arm timers).
     public mutating func collectExpired(now: Int64, into due: inout [Timer]) {
         let targetTick = now / tickMilliseconds
-        if armedCount == 0 {
-            // Nothing can fire: skip the idle stretch instead of walking it tick by tick.
-            currentTick = max(currentTick, targetTick)
-            return
-        }
-        while currentTick <= targetTick {
-            let index = Int(currentTick % Int64(slots.count))
+        guard targetTick >= currentTick else { return }
+        // After a long sleep, one pass over every slot is enough: each entry is re-filed by its
+        // own deadline, so nothing depends on visiting a slot once per skipped round.
+        let steps = min(targetTick - currentTick + 1, Int64(slots.count))
+        var tick = targetTick - steps + 1
+        while tick <= targetTick {
+            currentTick = tick
+            let index = Int(tick % Int64(slots.count))
             if !slots[index].isEmpty {
-                let entries = slots[index]
-                slots[index].removeAll(keepingCapacity: true)
-                for entry in entries where entry.generation == entry.timer.generation && entry.timer.isArmed {
-                    if entry.timer.deadline <= now {
-                        entry.timer.isArmed = false
-                        entry.timer.generation &+= 1
+                // Swap rather than copy: re-filing may append to this very slot.
+                swap(&visiting, &slots[index])
+                for entry in visiting where entry.generation == entry.timer.generation {
+                    let timer = entry.timer
+                    timer.hasEntry = false
+                    guard timer.isArmed else { continue }
+                    if timer.deadline <= now {
+                        timer.isArmed = false
                         armedCount -= 1
-                        due.append(entry.timer)
+                        due.append(timer)
                     } else {
-                        file(entry.timer, deadline: entry.timer.deadline, minimumTick: currentTick + 1)
+                        file(timer, deadline: timer.deadline, minimumTick: tick + 1)
                     }
                 }
+                visiting.removeAll(keepingCapacity: true)
             }
-            if currentTick == targetTick { break }
-            currentTick += 1
+            tick += 1
         }
+        currentTick = targetTick
     }
 
-    private mutating func file(_ timer: Timer, deadline: Int64, minimumTick: Int64? = nil) {
+    private mutating func file(_ timer: Timer, deadline: Int64, minimumTick: Int64) {
         timer.generation &+= 1
+        timer.hasEntry = true
         timer.filedDeadline = deadline
         // Never file into a slot the wheel has already passed in this turn.
-        let tick = max(deadline / tickMilliseconds, minimumTick ?? currentTick)
+        let tick = max(deadline / tickMilliseconds, minimumTick)
         slots[Int(tick % Int64(slots.count))].append(Entry(timer: timer, generation: timer.generation))
     }
 }

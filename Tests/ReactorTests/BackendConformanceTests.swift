@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Reactor
 import Testing
+import TestSupport
 
 /// A way to make a fresh backend; one entry per backend the platform has.
 struct BackendFactory: Sendable, CustomTestStringConvertible {

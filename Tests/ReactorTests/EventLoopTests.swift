@@ -4,6 +4,7 @@ import Glibc
 import Reactor
 import Synchronization
 import Testing
+import TestSupport
 
 /// Appends to a shared log; safe from any thread.
 final class EventLog: Sendable {

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Reactor
 import Testing
+import TestSupport
 
 /// What a call does after any EINTRs, and what `retrying` must make of it.
 enum SyscallCase: String, CaseIterable, Sendable {

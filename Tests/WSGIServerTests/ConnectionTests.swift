@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Reactor
 import Testing
+import TestSupport
 @testable import WSGIServer
 
 /// A real server thread on 127.0.0.1 with the static responder, for what only shows through

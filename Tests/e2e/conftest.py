@@ -32,8 +32,9 @@ bind_flags=True, wait=True, ready_timeout=10) -> Server``
     fixtures: ``@pytest.fixture(scope="module")
     def idle_server(start_module_server): return start_module_server("--idle-timeout", "1")``.
 
-``static_server`` (module scope) -> Server
-    One ``--static-response`` server shared by a test module: every request gets
+``static_server`` (module scope, parametrized: ``[epoll]`` and ``[select]``) -> Server
+    One ``--static-response --poller P`` server shared by a test module, for each readiness
+    backend (so each test using it runs twice): every request gets
     ``200``, ``Content-Type: text/plain``, body ``Hello, world!\\n`` (``harness.STATIC_BODY``).
 
 ``connect(server, timeout=5) -> RawConnection`` (function fixture, closes at teardown)
@@ -66,7 +67,9 @@ bind_flags=True, wait=True, ready_timeout=10) -> Server``
 
 Helpers (from ``harness``): ``request_bytes(method, path, headers, body, version, host)`` builds
 one request (adds ``Host: localhost`` and Content-Length for a body), ``chunked(*pieces,
-trailers=())`` builds a chunked body, ``STATIC_BODY``, ``free_port()``, ``yimmo_bin()``.
+trailers=())`` builds a chunked body, ``STATIC_BODY``, ``free_port()``, ``yimmo_bin()``,
+``start_probe_server(factory, *args)`` (``apps/http_probe.py``: echo, sleep, big bodies...;
+skips the test if the binary has no WSGI bridge).
 
 On a failing test, the log of every server still running is attached to the report. A server
 that dies without being stopped or signalled (a crash) makes the running test error at teardown
@@ -94,7 +97,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import LIVE_SERVERS, RawConnection, ServerFactory  # noqa: E402
+from harness import LIVE_SERVERS, RawConnection, Server, ServerFactory  # noqa: E402
 
 @pytest.fixture
 def start_server(tmp_path_factory):
@@ -110,9 +113,10 @@ def start_module_server(tmp_path_factory):
     factory.stop_all()
 
 
-@pytest.fixture(scope="module")
-def static_server(start_module_server):
-    return start_module_server("--static-response")
+@pytest.fixture(scope="module", params=["epoll", "select"])
+def static_server(request, start_module_server):
+    """The static page, once per readiness backend: every test using it runs on both."""
+    return start_module_server("--static-response", "--poller", request.param)
 
 
 @pytest.fixture

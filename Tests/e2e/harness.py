@@ -299,6 +299,17 @@ class ServerFactory:
         self.servers.clear()
 
 
+def start_probe_server(factory: "ServerFactory", *args: str, **kwargs) -> Server:
+    """Start ``apps/http_probe.py`` with ``args``; skip the test if the binary has no WSGI bridge."""
+    import pytest
+    srv = factory(*args, app=("http_probe", "app"), **kwargs)
+    resp = srv.request("GET", "/__probe__")
+    if resp.body == STATIC_BODY:
+        pytest.skip("this binary answers apps with the static page (WSGI bridge not merged)")
+    assert resp.body == b"http_probe", resp
+    return srv
+
+
 @dataclass
 class CLIResult:
     """What a short CLI run did: ``returncode``, ``stdout``, ``stderr`` (str), ``timed_out``."""

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from harness import STATIC_BODY, corpus_dir, decode_corpus_http
+from harness import STATIC_BODY, corpus_dir, decode_corpus_http, start_probe_server
 
 INVALID = corpus_dir() / "invalid"
 
@@ -90,10 +90,7 @@ def test_invalid_request_rejected_static(corpus_static_server, http, body_level)
 
 @pytest.fixture(scope="module")
 def corpus_wsgi_server(start_module_server):
-    srv = start_module_server("--idle-timeout", "2", app=("http_probe", "app"))
-    if srv.request("GET", "/__probe__").body == STATIC_BODY:
-        pytest.skip("this binary answers apps with the static page (WSGI bridge not merged)")
-    return srv
+    return start_probe_server(start_module_server, "--idle-timeout", "2")
 
 
 @pytest.mark.parametrize("http,body_level", _cases())

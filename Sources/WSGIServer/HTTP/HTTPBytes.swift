@@ -1,19 +1,6 @@
-/// Byte-level helpers shared by the request and response sides.
+/// Byte-level helpers for composing responses and reading header values; the byte classes
+/// themselves live in `HTTPByte`, shared with the parser.
 enum HTTPBytes {
-    /// RFC 9110 tchar, as a 256-entry table.
-    static let tokenTable: [Bool] = (0..<256).map { c in
-        switch UInt8(c) {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return "!#$%&'*+-.^_`|~".utf8.contains(UInt8(c))
-        }
-    }
-
-    @inline(__always)
-    static func isTokenByte(_ c: UInt8) -> Bool { tokenTable[Int(c)] }
-
     @inline(__always)
     static func lower(_ c: UInt8) -> UInt8 { (c >= 65 && c <= 90) ? c | 0x20 : c }
 

@@ -52,7 +52,7 @@ struct ResponseHeadBuilder {
         if status.count > 3 {
             guard status[3] == 32 else { throw ResponseHeadError("status code must be followed by a space") }
         }
-        for c in status where !Self.isFieldValueByte(c) {
+        for c in status where !HTTPByte.isFieldValueByte(c) {
             throw ResponseHeadError("status contains a control character")
         }
         reset()
@@ -68,10 +68,10 @@ struct ResponseHeadBuilder {
     mutating func add(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(ResponseHeadError) {
         guard began else { throw ResponseHeadError("header before status") }
         guard !name.isEmpty else { throw ResponseHeadError("empty header name") }
-        for c in name where !HTTPBytes.isTokenByte(c) {
+        for c in name where !HTTPByte.isTchar(c) {
             throw ResponseHeadError("header name contains an invalid character")
         }
-        for c in value where !Self.isFieldValueByte(c) {
+        for c in value where !HTTPByte.isFieldValueByte(c) {
             throw ResponseHeadError("header value contains a control character")
         }
         switch Self.hopByHop(name) {
@@ -133,12 +133,6 @@ struct ResponseHeadBuilder {
             Self.append("Connection: keep-alive\r\n", to: &bytes)
         }
         Self.append("\r\n", to: &bytes)
-    }
-
-    /// HTAB, visible ASCII, space and obs-text; never CR, LF, NUL or other controls.
-    @inline(__always)
-    static func isFieldValueByte(_ c: UInt8) -> Bool {
-        c == 9 || (c >= 32 && c != 127)
     }
 
     private static let hopByHopNames: [StaticString] = [

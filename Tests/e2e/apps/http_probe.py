@@ -6,10 +6,13 @@
 /echo        the request body, read whole from wsgi.input, with Content-Length
 /nolength    b"one,two,three" from a generator, without Content-Length (chunked on 1.1,
              close-delimited on 1.0)
+/sleep?MS    sleeps MS milliseconds, then b"slept"
 /big?N       N bytes (bytes(range(256)) repeated) as 64 KiB pieces, with Content-Length
 anything else  PATH_INFO + "?" + QUERY_STRING, with Content-Length (tells pipelined requests apart);
              the request body is read whole first, so a malformed body is found before answering
 """
+
+import time
 
 
 def app(environ, start_response):
@@ -18,6 +21,9 @@ def app(environ, start_response):
         body = b"http_probe"
     elif path == "/echo":
         body = environ["wsgi.input"].read()
+    elif path == "/sleep":
+        time.sleep(int(environ.get("QUERY_STRING") or 0) / 1000)
+        body = b"slept"
     elif path == "/big":
         n = int(environ.get("QUERY_STRING") or 0)
         start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(n))])
