@@ -14,6 +14,10 @@ public final class AccessLog: TimerTarget {
     private var loop: EventLoop?
     private let timer = Timer()
     private var failed = false
+    /// Writes to a pipe are atomic only up to PIPE_BUF: with several processes on one stdout
+    /// pipe, a larger write could interleave with another's mid-line. Files opened with O_APPEND
+    /// take each write whole.
+    private let isPipe: Bool
     /// The formatted time stamp of `stampSecond`, reused for every line in the same second.
     private var stampSecond = -1
     private var stamp: [UInt8] = []
@@ -33,6 +37,8 @@ public final class AccessLog: TimerTarget {
             fd = opened
             ownsDescriptor = true
         }
+        var info = stat()
+        isPipe = fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFIFO
         buffer.reserveCapacity(Self.flushThreshold + 4096)
         timer.target = self
     }
@@ -134,7 +140,8 @@ public final class AccessLog: TimerTarget {
     public func flush() {
         var offset = 0
         while offset < buffer.count {
-            let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            let end = isPipe ? pipeChunkEnd(from: offset) : buffer.count
+            let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, end - offset) }
             if n > 0 {
                 offset += n
             } else if n < 0 && errno == EINTR {
@@ -149,6 +156,18 @@ public final class AccessLog: TimerTarget {
         }
         buffer.removeAll(keepingCapacity: true)
         if let loop { loop.timers.cancel(timer) }
+    }
+
+    /// Whole lines totalling at most PIPE_BUF bytes from `offset` (one longer line alone).
+    private func pipeChunkEnd(from offset: Int) -> Int {
+        let limit = min(buffer.count, offset + Int(PIPE_BUF))
+        if limit == buffer.count { return limit }
+        var end = limit
+        while end > offset && buffer[end - 1] != UInt8(ascii: "\n") { end -= 1 }
+        if end > offset { return end }
+        end = limit
+        while end < buffer.count && buffer[end - 1] != UInt8(ascii: "\n") { end += 1 }
+        return end
     }
 
     /// `29/Nov/2026:09:26:49 +0000` (text) or `2026-11-29T09:26:49Z` (JSON), in UTC, formatted
