@@ -48,9 +48,11 @@ public struct ForwardedAllowList: Sendable, Equatable {
         }
     }
 
-    /// Whether a connection from this peer address may set the forwarded values.
+    /// Whether a connection from this peer address may set the forwarded values. A Unix socket
+    /// peer always may (as in gunicorn): only local processes allowed to open the socket file
+    /// reach it, and a proxy is what normally sits there.
     func contains(_ storage: UnsafePointer<sockaddr_storage>) -> Bool {
-        if allowsAll { return true }
+        if allowsAll || Int32(storage.pointee.ss_family) == AF_UNIX { return true }
         guard let (h, l) = Self.mapped(storage) else { return false }
         return networks.contains { $0.contains(high: h, low: l) }
     }
