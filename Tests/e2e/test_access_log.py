@@ -113,3 +113,22 @@ def test_bad_format_and_unwritable_path_are_fatal(start_server, tmp_path):
     assert bad.wait(10) == 2 and "apache" in bad.log()
     nowhere = start_server("--access-log", str(tmp_path / "missing" / "a.log"), wait=False)
     assert nowhere.wait(10) == 1 and "access log" in nowhere.log()
+
+
+def test_requests_the_server_refuses_are_logged(start_server, tmp_path):
+    log = tmp_path / "access.log"
+    srv = start_server("--access-log", str(log), "--max-body", "10", app="wsgi_environ:application")
+    with srv.connect() as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+        assert c.read_response().status == 400
+    with srv.connect() as c:
+        c.send(request_bytes("POST", "/", body=b"x" * 11))
+        assert c.read_response().status == 413
+    srv.stop()
+    lines = _lines(log, 2)
+    assert len(lines) == 2, lines
+    for line, status in zip(lines, ("400", "413")):
+        m = COMBINED.match(line)
+        assert m, line
+        assert (m.group(1), m.group(3), m.group(4), m.group(6), m.group(7)) == ("127.0.0.1", "-", status, "-", "-")
+        assert int(m.group(5)) > 0

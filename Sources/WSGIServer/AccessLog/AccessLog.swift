@@ -122,8 +122,40 @@ public final class AccessLog: TimerTarget {
                 AccessLogLine.appendDecimal(entry.durationMicroseconds, to: &buffer)
                 buffer.append(UInt8(ascii: "}"))
             }
-            buffer.append(UInt8(ascii: "\n"))
         }
+        lineEnded()
+    }
+
+    /// One line for a request the server refused itself (400, 408, 413, 414, 431...): its head
+    /// was not, or not wholly, understood, so the request fields are `-` (null in JSON).
+    func recordRejected(remoteAddress: String, status: Int, bodyBytes: Int) {
+        switch format {
+        case .common, .combined:
+            AccessLogLine.appendString(remoteAddress, to: &buffer)
+            buffer.append(contentsOf: " - - [".utf8)
+            appendStamp(json: false)
+            buffer.append(contentsOf: "] \"-\" ".utf8)
+            AccessLogLine.appendDecimal(status, to: &buffer)
+            buffer.append(UInt8(ascii: " "))
+            AccessLogLine.appendDecimal(bodyBytes, to: &buffer)
+            if format == .combined { buffer.append(contentsOf: " \"-\" \"-\"".utf8) }
+        case .json:
+            buffer.append(contentsOf: "{\"time\":\"".utf8)
+            appendStamp(json: true)
+            buffer.append(contentsOf: "\",\"remote_addr\":".utf8)
+            var address = remoteAddress
+            address.withUTF8 { AccessLogLine.appendJSONString(UnsafeRawBufferPointer($0), to: &buffer) }
+            buffer.append(contentsOf: ",\"method\":null,\"target\":null,\"protocol\":null,\"status\":".utf8)
+            AccessLogLine.appendDecimal(status, to: &buffer)
+            buffer.append(contentsOf: ",\"bytes\":".utf8)
+            AccessLogLine.appendDecimal(bodyBytes, to: &buffer)
+            buffer.append(contentsOf: ",\"referer\":null,\"user_agent\":null,\"duration_us\":null}".utf8)
+        }
+        lineEnded()
+    }
+
+    private func lineEnded() {
+        buffer.append(UInt8(ascii: "\n"))
         if buffer.count >= Self.flushThreshold {
             flush()
         } else if let loop, !timer.isArmed {

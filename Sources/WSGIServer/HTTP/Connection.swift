@@ -467,7 +467,8 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             _ = machine.headRejected(status: status)
         }
         input.removeAll()
-        ErrorResponse.append(status: status, detail: detail, to: &output)
+        let bodyBytes = ErrorResponse.append(status: status, detail: detail, to: &output)
+        server.accessLog?.recordRejected(remoteAddress: exchange.connection.remoteAddress, status: status, bodyBytes: bodyBytes)
         ownBytesInOutput = output.count - outputOffset
         lingerAfterFlush = true
         flushOutput()
