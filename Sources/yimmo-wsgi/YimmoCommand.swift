@@ -69,6 +69,15 @@ struct YimmoCommand: ParsableCommand {
     @Option(help: "Readiness backend: epoll, select or kqueue. (env: YIMMO_WSGI_POLLER, default: epoll on Linux, kqueue on BSD-likes; YIMMO_WSGI_USE_KQUEUE=1 asks for kqueue)")
     var poller: String?
 
+    @Option(help: "Peers whose X-Forwarded-For/-Proto/-Host and Forwarded headers are trusted: comma-separated IPs or CIDRs, '*' for all. (env: YIMMO_WSGI_FORWARDED_ALLOW_IPS, default: 127.0.0.1)")
+    var forwardedAllowIps: String?
+
+    @Option(help: "Write an access log line per request to PATH, or '-' for stdout. (env: YIMMO_WSGI_ACCESS_LOG, default: off)")
+    var accessLog: String?
+
+    @Option(help: "Access log format: common, combined or json. (env: YIMMO_WSGI_ACCESS_LOG_FORMAT, default: combined)")
+    var accessLogFormat: String?
+
     @Flag(help: "Serve a fixed page without Python, to measure the I/O path. (env: YIMMO_WSGI_STATIC_RESPONSE=1)")
     var staticResponse = false
 
@@ -100,6 +109,13 @@ struct YimmoCommand: ParsableCommand {
             try server.bind()
         } catch {
             fatal("cannot listen on \(settings.server.host):\(settings.server.port): \(error)", status: 1)
+        }
+        if let path = settings.accessLog {
+            do {
+                server.accessLog = try AccessLog(path: path, format: settings.accessLogFormat)
+            } catch {
+                fatal("cannot open the access log \(path): \(error)", status: 1)
+            }
         }
         Log.notice("yimmo-wsgi \(YimmoVersion.string) listening on http://\(settings.server.host):\(server.port) (pid \(getpid()))")
         Log.notice("readiness backend: \(settings.poller.rawValue)")

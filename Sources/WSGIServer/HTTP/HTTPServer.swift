@@ -20,6 +20,10 @@ public final class HTTPServer: EventHandler, TimerTarget, LoopTask, @unchecked S
     private var stopping = false
     private let shutdownTimer = Timer()
     private var shutdownPosted = false
+    /// Set before `run()`; nil means no access log.
+    public var accessLog: AccessLog? {
+        didSet { accessLog?.attach(to: loop) }
+    }
 
     public init(configuration: ServerConfiguration, handler: RequestHandler, backend: any ReadinessBackend) throws(SyscallError) {
         self.configuration = configuration
@@ -41,6 +45,7 @@ public final class HTTPServer: EventHandler, TimerTarget, LoopTask, @unchecked S
 
     /// Runs the loop on the calling thread until a shutdown completes.
     public func run() throws(SyscallError) {
+        defer { accessLog?.flush() }
         try loop.run()
     }
 
@@ -116,7 +121,8 @@ public final class HTTPServer: EventHandler, TimerTarget, LoopTask, @unchecked S
             let peer = SocketAddress.describe(&storage)
             let info = ConnectionInfo(
                 remoteAddress: peer.host, remotePort: peer.port,
-                serverName: configuration.host, serverPort: port)
+                serverName: configuration.host, serverPort: port,
+                trustsForwarded: configuration.forwardedAllowIPs.contains(&storage))
             let connection = Connection(fd: fd, server: self, info: info)
             do {
                 try loop.register(fd: fd, handler: connection, interest: [.readable, .writable])
