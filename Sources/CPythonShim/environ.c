@@ -10,6 +10,7 @@ static const char *const key_names[YPY_KEY_COUNT] = {
     "SERVER_PROTOCOL", "REMOTE_ADDR", "REMOTE_PORT", "wsgi.version",
     "wsgi.url_scheme", "wsgi.input", "wsgi.errors", "wsgi.multithread",
     "wsgi.multiprocess", "wsgi.run_once", "wsgi.input_terminated", "wsgi.file_wrapper",
+    "HTTP_HOST",
 };
 static PyObject *keys[YPY_KEY_COUNT];
 

@@ -8,7 +8,7 @@ import Glibc
 /// starts here, in the child, never in the supervisor), build the server, accept on the
 /// inherited sockets, serve until SIGTERM/SIGINT (or --max-requests), exit. Threads (the signal
 /// watcher, the WSGI worker threads) start only here too.
-func runWorker(settings: Settings, wsgi: WSGIConfiguration, context: WorkerContext) -> Never {
+func runWorker(settings: Settings, wsgi: WSGIConfiguration, accessLog: AccessLog?, context: WorkerContext) -> Never {
     let handler: RequestHandler
     if settings.staticResponse {
         handler = StaticResponder()
@@ -25,6 +25,7 @@ func runWorker(settings: Settings, wsgi: WSGIConfiguration, context: WorkerConte
     let server: HTTPServer
     do {
         server = try HTTPServer(configuration: settings.server, handler: handler, backend: settings.poller.makeBackend())
+        server.accessLog = accessLog
         // Python requests block worker threads: with all of them busy, leave new connections
         // to the other workers. The static page never blocks.
         try context.attach(server, busyThreshold: settings.staticResponse ? 0 : settings.server.threads)

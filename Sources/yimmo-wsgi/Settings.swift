@@ -16,6 +16,9 @@ struct Settings {
     var staticResponse = false
     var application: [String] = []
     var poller = BackendChoice.platformDefault
+    /// nil: no access log; "-": stdout; else a file appended to.
+    var accessLog: String?
+    var accessLogFormat = AccessLogFormat.combined
     /// Said once the log level is set.
     var warnings: [String] = []
 
@@ -72,6 +75,25 @@ struct Settings {
         }
         staticResponse = command.staticResponse || Self.flag("YIMMO_WSGI_STATIC_RESPONSE")
         try resolveProcesses(command)
+        try operationalSettings(command)
+    }
+
+    /// Proxy trust and the access log.
+    private mutating func operationalSettings(_ command: YimmoCommand) throws(SettingsError) {
+        if let list = Self.pick(command.forwardedAllowIps, "YIMMO_WSGI_FORWARDED_ALLOW_IPS") {
+            do {
+                server.forwardedAllowIPs = try ForwardedAllowList(parsing: list)
+            } catch {
+                throw SettingsError(message: "invalid \(Self.source(command.forwardedAllowIps, "YIMMO_WSGI_FORWARDED_ALLOW_IPS", "--forwarded-allow-ips")) entry '\(error.entry)': expected an IPv4/IPv6 address, a CIDR block or '*'")
+            }
+        }
+        accessLog = Self.pick(command.accessLog, "YIMMO_WSGI_ACCESS_LOG")
+        if let name = Self.pick(command.accessLogFormat, "YIMMO_WSGI_ACCESS_LOG_FORMAT") {
+            guard let format = AccessLogFormat(rawValue: name.lowercased()) else {
+                throw SettingsError(message: "unknown access log format '\(name)' (use common, combined or json)")
+            }
+            accessLogFormat = format
+        }
     }
 
     private static func pick(_ flag: String?, _ env: String) -> String? {

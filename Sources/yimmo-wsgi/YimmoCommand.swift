@@ -69,6 +69,15 @@ struct YimmoCommand: ParsableCommand {
     @Option(help: "Readiness backend: epoll, select or kqueue. (env: YIMMO_WSGI_POLLER, default: epoll on Linux, kqueue on BSD-likes; YIMMO_WSGI_USE_KQUEUE=1 asks for kqueue)")
     var poller: String?
 
+    @Option(help: "Peers whose X-Forwarded-For/-Proto/-Host and Forwarded headers are trusted: comma-separated IPs or CIDRs, '*' for all. (env: YIMMO_WSGI_FORWARDED_ALLOW_IPS, default: 127.0.0.1)")
+    var forwardedAllowIps: String?
+
+    @Option(help: "Write an access log line per request to PATH, or '-' for stdout. (env: YIMMO_WSGI_ACCESS_LOG, default: off)")
+    var accessLog: String?
+
+    @Option(help: "Access log format: common, combined or json. (env: YIMMO_WSGI_ACCESS_LOG_FORMAT, default: combined)")
+    var accessLogFormat: String?
+
     @Flag(help: "Serve a fixed page without Python, to measure the I/O path. (env: YIMMO_WSGI_STATIC_RESPONSE=1)")
     var staticResponse = false
 
@@ -104,6 +113,15 @@ struct YimmoCommand: ParsableCommand {
         if !Log.setLevel(settings.logLevel) {
             Log.warning("log level \(settings.logLevel) is compiled out of this build; using \(LogLevel.mostVerboseCompiledIn) (build with YIMMO_VERBOSE_LOG=1 for DEBUG and TRACE)")
         }
+        // Opened before the fork: every worker appends to the same file (or stdout).
+        var accessLog: AccessLog?
+        if let path = settings.accessLog {
+            do {
+                accessLog = try AccessLog(path: path, format: settings.accessLogFormat)
+            } catch {
+                fatal("cannot open the access log \(path): \(error)", status: 1)
+            }
+        }
         // The supervisor binds, then forks the workers; no thread and no interpreter may exist
         // before this point (see Supervisor). Each worker loads the application itself.
         let supervisor: Supervisor
@@ -116,7 +134,7 @@ struct YimmoCommand: ParsableCommand {
         Log.notice("readiness backend: \(settings.poller.rawValue)")
         let wsgi = wsgiConfiguration(settings, listening: supervisor.addresses)
         supervisor.run { context in
-            runWorker(settings: settings, wsgi: wsgi, context: context)
+            runWorker(settings: settings, wsgi: wsgi, accessLog: accessLog, context: context)
         }
     }
 

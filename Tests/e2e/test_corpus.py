@@ -28,7 +28,7 @@ NOT_APPLICABLE = {
     "013": "needs limit_request_field_size=14",
     "017": "header at gunicorn's 8190-byte field limit",
     "limit_header_default_01": "header at gunicorn's 8190-byte field limit",
-    "019": "needs forwarded_allow_ips='*' (X-Forwarded-* scheme checks)",
+    "019": "gunicorn's secure_scheme_headers (X-Forwarded-Ssl contradicting X-Forwarded-Proto is a 400); yimmo-wsgi reads only X-Forwarded-Proto",
     "040": "needs header_map=refuse (underscore header names)",
     "chunked_07": "needs header_map=refuse (underscore header names)",
 }

@@ -44,6 +44,10 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     /// The peer shut its write side: its EOF follows the data and raises no edge of its own.
     private var peerHungUp = false
     private var awaitingContinue = false
+    /// For the access log (only when it is on): the head's parse time and the response facts.
+    private var requestStartNanos: UInt64 = 0
+    private var responseStatus = 0
+    private var responseBodyBytes = 0
 
     /// Pipelined bytes buffered beyond this while a request is handled stop further reads.
     private static let pipelineBufferLimit = 64 * 1024
@@ -147,6 +151,8 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         responseFinished = out.finished
         responseKeepAlive = out.keepAlive
         responseAborted = out.aborted
+        responseStatus = out.status
+        responseBodyBytes = out.bodyBytes
         flushOutput()
         if out.resumeBody && machine.state != .closed {
             bodyPaused = false
@@ -261,7 +267,8 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 reject(status: 413, detail: "body exceeds \(limit) bytes")
                 return false
             }
-            exchange.prepare(request: request, head: UnsafeRawBufferPointer(rebasing: input.readable[0..<headLength]))
+            exchange.prepare(request: request, head: UnsafeRawBufferPointer(rebasing: input.readable[0..<headLength]),
+                             trusted: exchange.connection.trustsForwarded ? server.configuration.forwardedAllowIPs : nil)
             input.consume(headLength)
             parser.reset()
             bodyReceived = 0
@@ -287,6 +294,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             responseFinished = false
             responseAborted = false
             _ = machine.headParsed(bodyComplete: bodyComplete)
+            if server.accessLog != nil { requestStartNanos = Self.monotonicNanos() }
             server.handler.handle(exchange)
             return true
         }
@@ -425,6 +433,10 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             exchangeActive = false
             responseFinished = false
             server.requestFinished(self)
+            if let log = server.accessLog {
+                let micros = Int((Self.monotonicNanos() &- requestStartNanos) / 1000)
+                log.record(exchange, AccessLogEntry(status: responseStatus, bodyBytes: responseBodyBytes, durationMicroseconds: micros))
+            }
             if responseAborted {
                 perform(machine.responseAborted())
             } else {
@@ -476,7 +488,8 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             _ = machine.headRejected(status: status)
         }
         input.removeAll()
-        ErrorResponse.append(status: status, detail: detail, to: &output)
+        let bodyBytes = ErrorResponse.append(status: status, detail: detail, to: &output)
+        server.accessLog?.recordRejected(remoteAddress: exchange.connection.remoteAddress, status: status, bodyBytes: bodyBytes)
         ownBytesInOutput = output.count - outputOffset
         lingerAfterFlush = true
         flushOutput()
@@ -528,6 +541,12 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     }
 
     private var isClosed = false
+
+    private static func monotonicNanos() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
 
     private func updateTimer() {
         guard !isClosed else { return }

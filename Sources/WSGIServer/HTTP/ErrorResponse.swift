@@ -15,8 +15,10 @@ enum ErrorResponse {
         }
     }
 
-    /// Appends a complete `Connection: close` response with a one-line plain-text body.
-    static func append(status: Int, detail: String, to buffer: inout [UInt8]) {
+    /// Appends a complete `Connection: close` response with a one-line plain-text body; returns
+    /// the body's length (for the access log).
+    @discardableResult
+    static func append(status: Int, detail: String, to buffer: inout [UInt8]) -> Int {
         let phrase = reasonPhrase(status)
         let body = detail.isEmpty ? "\(phrase)\n" : "\(phrase): \(detail)\n"
         ResponseHeadBuilder.append("HTTP/1.1 \(status) \(phrase)\r\nServer: \(YimmoVersion.serverHeader)\r\nDate: ", to: &buffer)
@@ -25,5 +27,6 @@ enum ErrorResponse {
             "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n",
             to: &buffer)
         ResponseHeadBuilder.append(body, to: &buffer)
+        return body.utf8.count
     }
 }

@@ -19,6 +19,10 @@ struct ExchangeOutput {
     var file: FileJob?
     var sendContinue = false
     var resumeBody = false
+    /// The response's status code (0 until the head is committed), for the access log.
+    var status = 0
+    /// Response body bytes queued so far, without chunk framing, for the access log.
+    var bodyBytes = 0
 }
 
 /// One request and its response, shared by the server thread and the handler.
@@ -32,6 +36,8 @@ public final class HTTPExchange: @unchecked Sendable {
     // the handler runs; head composition is handler-only; everything shared sits behind `lock`.
 
     public private(set) var request = ParsedRequest()
+    /// What a trusted proxy said about the client; empty unless the peer is trusted.
+    public private(set) var forwarded = ForwardedRequest()
     public let connection: ConnectionInfo
     private var head: [UInt8] = []
 
@@ -65,6 +71,8 @@ public final class HTTPExchange: @unchecked Sendable {
     private var resumeBodyWanted = false
     private var continueWanted = false
     private var continueSent = false
+    private var responseStatus = 0
+    private var responseBodyBytes = 0
 
     // Handler-thread state.
     private var headBuilder = ResponseHeadBuilder()
@@ -85,9 +93,10 @@ public final class HTTPExchange: @unchecked Sendable {
     }
 
     /// A free-standing exchange for tests: `collect` drains what the handler produced.
-    public static func forTesting(request: ParsedRequest, head: [UInt8], connection: ConnectionInfo) -> HTTPExchange {
+    public static func forTesting(request: ParsedRequest, head: [UInt8], connection: ConnectionInfo,
+                                  trusted: ForwardedAllowList? = nil) -> HTTPExchange {
         let exchange = HTTPExchange(connection: connection, owner: nil)
-        head.withUnsafeBytes { exchange.prepare(request: request, head: $0) }
+        head.withUnsafeBytes { exchange.prepare(request: request, head: $0, trusted: trusted) }
         return exchange
     }
 
@@ -99,7 +108,8 @@ public final class HTTPExchange: @unchecked Sendable {
     // MARK: Server thread
 
     /// Resets for the next request on the connection and copies its head.
-    func prepare(request: ParsedRequest, head source: UnsafeRawBufferPointer) {
+    /// `trusted`: the allow list when the peer is a trusted proxy, else nil (headers ignored).
+    func prepare(request: ParsedRequest, head source: UnsafeRawBufferPointer, trusted: ForwardedAllowList? = nil) {
         self.request.method = request.method
         self.request.target = request.target
         self.request.path = request.path
@@ -114,6 +124,11 @@ public final class HTTPExchange: @unchecked Sendable {
         self.request.headLength = request.headLength
         head.removeAll(keepingCapacity: true)
         head.append(contentsOf: source)
+        if let trusted {
+            forwarded = ForwardedRequest.resolve(request, head: source, trusted: trusted)
+        } else if !forwarded.isEmpty {
+            forwarded = ForwardedRequest()
+        }
         lock.withLock {
             outbox.removeAll(keepingCapacity: true)
             inFlight = 0
@@ -135,6 +150,8 @@ public final class HTTPExchange: @unchecked Sendable {
             resumeBodyWanted = false
             continueWanted = false
             continueSent = false
+            responseStatus = 0
+            responseBodyBytes = 0
         }
         headBuilder.reset()
         isHeadCommitted = false
@@ -153,6 +170,8 @@ public final class HTTPExchange: @unchecked Sendable {
             // A close the server wants after the head is out is the connection's decision.
             out.keepAlive = keepAlive
             out.file = fileJob
+            out.status = responseStatus
+            out.bodyBytes = responseBodyBytes
             if continueWanted && !continueSent {
                 continueSent = true
                 out.sendContinue = true
@@ -351,6 +370,7 @@ public final class HTTPExchange: @unchecked Sendable {
                 inFlight += outbox.count - before
             }
             fileJob = FileJob(fd: fd, offset: offset, remaining: toSend)
+            responseBodyBytes += toSend
         }
         let notify = requestServiceLocked()
         let target = owner
@@ -407,6 +427,7 @@ public final class HTTPExchange: @unchecked Sendable {
         }
         isHeadCommitted = true
         let code = headBuilder.statusCode
+        responseStatus = code
         let http10 = request.versionMinor == 0
         if code == 204 || code == 304 {
             framing = .noBody
@@ -441,6 +462,7 @@ public final class HTTPExchange: @unchecked Sendable {
             lengthRemaining -= n
             outbox.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
             inFlight += n
+            responseBodyBytes += n
         case .chunked:
             let before = outbox.count
             HTTPBytes.appendHex(bytes.count, to: &outbox)
@@ -450,9 +472,11 @@ public final class HTTPExchange: @unchecked Sendable {
             outbox.append(13)
             outbox.append(10)
             inFlight += outbox.count - before
+            responseBodyBytes += bytes.count
         case .closeDelimited:
             outbox.append(contentsOf: bytes)
             inFlight += bytes.count
+            responseBodyBytes += bytes.count
         case .noBody:
             break
         }

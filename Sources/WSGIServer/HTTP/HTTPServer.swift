@@ -20,6 +20,11 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
     public private(set) var requestsStarted = 0
     private var stopping = false
     private let shutdownTimer = Timer()
+    private var shutdownPosted = false
+    /// Set before `run()`; nil means no access log.
+    public var accessLog: AccessLog? {
+        didSet { accessLog?.attach(to: loop) }
+    }
 
     /// `--max-requests` for this process (jitter already applied); 0: no limit. Set before `run`.
     public var maxRequests = 0
@@ -94,6 +99,7 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
 
     /// Runs the loop on the calling thread until a shutdown completes.
     public func run() throws(SyscallError) {
+        defer { accessLog?.flush() }
         try loop.run()
     }
 
@@ -193,7 +199,8 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
             let peer = SocketAddress.describe(&storage)
             let info = ConnectionInfo(
                 remoteAddress: peer.host, remotePort: peer.port,
-                serverName: acceptor.socket.serverName, serverPort: acceptor.socket.serverPort)
+                serverName: acceptor.socket.serverName, serverPort: acceptor.socket.serverPort,
+                trustsForwarded: configuration.forwardedAllowIPs.contains(&storage))
             let connection = Connection(fd: fd, server: self, info: info)
             do {
                 try loop.register(fd: fd, handler: connection, interest: [.readable, .writable])

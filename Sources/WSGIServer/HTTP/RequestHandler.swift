@@ -14,13 +14,17 @@ public final class ConnectionInfo: Sendable {
     public let serverName: String
     public let serverPort: Int
     public let urlScheme: String
+    /// The peer is in `--forwarded-allow-ips`: its proxy headers are read (decided at accept).
+    public let trustsForwarded: Bool
 
-    public init(remoteAddress: String, remotePort: Int, serverName: String, serverPort: Int, urlScheme: String = "http") {
+    public init(remoteAddress: String, remotePort: Int, serverName: String, serverPort: Int, urlScheme: String = "http",
+                trustsForwarded: Bool = false) {
         self.remoteAddress = remoteAddress
         self.remotePort = remotePort
         self.serverName = serverName
         self.serverPort = serverPort
         self.urlScheme = urlScheme
+        self.trustsForwarded = trustsForwarded
     }
 }
 

@@ -20,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     public var processes = 1
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     public var gracefulTimeout = 30.0
+    /// Peers whose X-Forwarded-* / Forwarded headers set REMOTE_ADDR, the scheme and the host.
+    public var forwardedAllowIPs = ForwardedAllowList.loopback
     /// Where to listen; empty means `host:port`. Opened by the supervisor, shared by the workers.
     public var binds: [BindSpec] = []
     /// The supervisor's pid file, if any.

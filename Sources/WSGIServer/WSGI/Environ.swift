@@ -29,6 +29,7 @@ struct Environ {
     mutating func build(for exchange: HTTPExchange, input: OpaquePointer) -> OpaquePointer? {
         guard let environ = YPy_EnvironCopy(base) else { return nil }
         if fillRequest(environ, exchange) && fillConnection(environ, exchange.connection)
+            && (exchange.forwarded.isEmpty || fillForwarded(environ, exchange))
             && YPy_EnvironSet(environ, YPY_KEY_WSGI_INPUT, input) == 0
         {
             return environ
@@ -130,6 +131,54 @@ struct Environ {
             else { return false }
         }
         return true
+    }
+}
+
+extension Environ {
+    /// A trusted proxy's word replaces what the socket said: REMOTE_ADDR (REMOTE_PORT becomes
+    /// "0", the client's port being unknown), wsgi.url_scheme, and HTTP_HOST with SERVER_NAME
+    /// and SERVER_PORT taken from it (the port defaulting to the scheme's).
+    private func fillForwarded(_ environ: OpaquePointer, _ exchange: HTTPExchange) -> Bool {
+        let forwarded = exchange.forwarded
+        return exchange.withHeadBytes { head -> Bool in
+            func set(_ key: YPyEnvironKey, _ range: Range<Int>) -> Bool {
+                let bytes = UnsafeRawBufferPointer(rebasing: head[range])
+                return YPy_EnvironSetLatin1(environ, key, bytes.baseAddress, bytes.count) == 0
+            }
+            func set(_ key: YPyEnvironKey, _ text: StaticString) -> Bool {
+                YPy_EnvironSetLatin1(environ, key, text.utf8Start, text.utf8CodeUnitCount) == 0
+            }
+            if let client = forwarded.client {
+                guard set(YPY_KEY_REMOTE_ADDR, client), set(YPY_KEY_REMOTE_PORT, "0") else { return false }
+            }
+            if let https = forwarded.https {
+                guard set(YPY_KEY_WSGI_URL_SCHEME, https ? "https" : "http") else { return false }
+            }
+            if let host = forwarded.host {
+                // "name", "name:port", "[v6]" or "[v6]:port"
+                var nameEnd = host.upperBound
+                var portStart: Int?
+                let bracketed = head[host.lowerBound] == UInt8(ascii: "[")
+                for index in host where head[index] == UInt8(ascii: bracketed ? "]" : ":") {
+                    if bracketed {
+                        nameEnd = index + 1
+                        if index + 1 < host.upperBound && head[index + 1] == UInt8(ascii: ":") { portStart = index + 2 }
+                    } else {
+                        nameEnd = index
+                        portStart = index + 1
+                    }
+                    break
+                }
+                let https = forwarded.https ?? (exchange.connection.urlScheme == "https")
+                guard set(YPY_KEY_HTTP_HOST, host), set(YPY_KEY_SERVER_NAME, host.lowerBound..<nameEnd) else { return false }
+                if let portStart, portStart < host.upperBound {
+                    guard set(YPY_KEY_SERVER_PORT, portStart..<host.upperBound) else { return false }
+                } else {
+                    guard set(YPY_KEY_SERVER_PORT, https ? "443" : "80") else { return false }
+                }
+            }
+            return true
+        }
     }
 }
 
