@@ -74,6 +74,24 @@ def test_two_workers_share_the_load(start_server):
     assert all(n > 0 for n in served.values()), f"each worker should have served some requests: {served}"
 
 
+def test_sigttin_and_sigttou_change_the_worker_count(start_server):
+    srv = static(start_server, "--processes", "2")
+    first = set(wait_workers_ready(srv, 2))
+    srv.send_signal(signal.SIGTTIN)
+    added = set(wait_workers_ready(srv, 3)) - first
+    assert len(added) == 1 and ready_workers(srv.log())[added.pop()] == 3
+    srv.send_signal(signal.SIGTTOU)
+    assert wait_for(lambda: len(children(srv.pid)) == 2, 5), children(srv.pid)
+    assert sorted(ready_workers(srv.log())[p] for p in children(srv.pid)) == [1, 2]
+    assert get(srv).status == 200
+    srv.send_signal(signal.SIGTTOU)
+    srv.send_signal(signal.SIGTTOU)  # never below one
+    assert wait_for(lambda: len(children(srv.pid)) == 1, 5), children(srv.pid)
+    time.sleep(0.3)
+    assert len(children(srv.pid)) == 1
+    assert srv.stop() == 0
+
+
 def test_env_var_sets_the_process_count(start_server):
     srv = static(start_server, env={"YIMMO_WSGI_NO_PROC": "3"})
     assert len(wait_workers_ready(srv, 3)) == 3
