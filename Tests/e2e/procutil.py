@@ -127,9 +127,12 @@ class Load:
     """Bounded load against ``url`` for ``seconds`` with ``connections`` keep-alive connections,
     in the background: ``start()``, then ``result()`` (waits). Uses wrk when installed."""
 
-    def __init__(self, host: str, port: int, path: str = "/", seconds: float = 3.0, connections: int = 16):
+    def __init__(self, host: str, port: int, path: str = "/", seconds: float = 3.0, connections: int = 16,
+                 close: bool = False):
         self.host, self.port, self.path = host, port, path
         self.seconds, self.connections = seconds, connections
+        #: Send `Connection: close`: a new connection for every request.
+        self.close = close
         self._proc: subprocess.Popen | None = None
         self._thread: threading.Thread | None = None
         self._result: LoadResult | None = None
@@ -140,7 +143,7 @@ class Load:
             threads = max(1, min(2, self.connections))
             self._proc = subprocess.Popen(
                 ["wrk", "-t", str(threads), "-c", str(self.connections), "-d", f"{self.seconds}s",
-                 "--timeout", "5s", url],
+                 "--timeout", "5s", *(["-H", "Connection: close"] if self.close else []), url],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         else:
             self._thread = threading.Thread(target=self._python_load, daemon=True)
@@ -175,7 +178,7 @@ class Load:
                     time.sleep(0.01)
                     continue
                 try:
-                    conn.request("GET", self.path)
+                    conn.request("GET", self.path, headers={"Connection": "close"} if self.close else {})
                     resp = conn.getresponse()
                     resp.read()
                     with lock:
