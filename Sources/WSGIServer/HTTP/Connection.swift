@@ -295,8 +295,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 input.consume(consumed)
                 bodyReceived += delivered
                 if let limit, bodyReceived > limit {
-                    Log.info("request body from \(exchange.connection.remoteAddress) exceeds \(limit) bytes")
-                    failBody()
+                    refuseBody(status: 413, detail: "body exceeds \(limit) bytes")
                     return
                 }
                 if done {
@@ -337,6 +336,23 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     private func finishBody(discard: Bool) {
         if !discard { exchange.endBody() }
         perform(machine.bodyCompleted())
+    }
+
+    /// Answers with `status` in place of the handler if it has sent nothing yet; otherwise the
+    /// body just fails and the connection closes after the handler's response.
+    private func refuseBody(status: Int, detail: String) {
+        guard machine.state == .handling, exchange.abandon() else {
+            Log.info("request body from \(exchange.connection.remoteAddress): \(detail)")
+            failBody()
+            return
+        }
+        exchangeActive = false
+        server.requestFinished()
+        if case .rejectAndClose(let status) = machine.bodyRefused(status: status) {
+            reject(status: status, detail: detail)
+        } else {
+            perform(.close)
+        }
     }
 
     private func failBody() {

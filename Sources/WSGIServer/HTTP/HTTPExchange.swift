@@ -247,6 +247,21 @@ public final class HTTPExchange: @unchecked Sendable {
         }
     }
 
+    /// Takes the request away from the handler so the server can answer it itself (a body
+    /// over the limit): every later read fails and every send answers `.closed`. Returns false,
+    /// changing nothing, once the handler has committed a response head.
+    func abandon() -> Bool {
+        lock.withLock {
+            guard !isHeadCommitted else { return false }
+            closed = true
+            bodyFailed = true
+            owner = nil
+            lock.broadcast(Self.bodyCondition)
+            lock.broadcast(Self.drainCondition)
+            return true
+        }
+    }
+
     /// The server wants this response to end the connection (shutdown, unread body).
     func requestClose() {
         lock.withLock { forceClose = true }
