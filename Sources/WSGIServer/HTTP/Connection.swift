@@ -288,7 +288,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 bodyReceived += delivered
                 if let limit, bodyReceived > limit {
                     Log.info("request body from \(exchange.connection.remoteAddress) exceeds \(limit) bytes")
-                    failBody()
+                    failBody(status: 413)
                     return
                 }
                 if done {
@@ -297,7 +297,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 }
             } catch {
                 Log.info("bad chunked body from \(exchange.connection.remoteAddress): \(error.reason)")
-                failBody()
+                failBody(status: error.status)
                 return
             }
         } else {
@@ -331,9 +331,8 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         perform(machine.bodyCompleted())
     }
 
-    private func failBody() {
-        exchange.failBody()
-        exchange.requestClose()
+    private func failBody(status: Int) {
+        exchange.failBody(status: status)  // also makes the response close the connection
         perform(machine.bodyFailed())
     }
 
