@@ -49,6 +49,8 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     private static let pipelineBufferLimit = 64 * 1024
     private static let lingerMilliseconds: Int64 = 2000
     private static let drainLimit = 1024 * 1024
+    /// Output capacity an idle connection may keep for its next response.
+    private static let idleOutputCapacity = 16 * 1024
     private static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     init(fd: Int32, server: HTTPServer, info: ConnectionInfo) {
@@ -171,6 +173,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 if n < free.count && !peerHungUp {
                     readable = false
                     loop.rearm(fd: fd, events: .readable)
+                    releaseIdleBuffers()
                 }
             } else if n == 0 {
                 readable = false
@@ -182,12 +185,25 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 case EAGAIN, EWOULDBLOCK:
                     readable = false
                     loop.rearm(fd: fd, events: .readable)
+                    releaseIdleBuffers()
                 default:
                     readable = false
                     perform(machine.peerClosed())
                 }
             }
         }
+    }
+
+    /// An idle keep-alive connection waiting for its next request holds no buffers: the read
+    /// buffer comes back on the next read, and output capacity grown by a large response goes.
+    private func releaseIdleBuffers() {
+        guard machine.state == .idle, input.isEmpty else { return }
+        input.deallocate()
+        if output.capacity > Self.idleOutputCapacity && outputOffset == output.count {
+            output = []
+            outputOffset = 0
+        }
+        if scratch.capacity > Self.idleOutputCapacity { scratch = [] }
     }
 
     private func inputEnded() {
@@ -429,6 +445,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 readable = true
                 readInput()
             }
+            if !readable { releaseIdleBuffers() }
         case .rejectAndClose(let status):
             reject(status: status, detail: status == 408 ? "request head not received in time" : "")
         case .linger:
