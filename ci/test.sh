@@ -2,8 +2,10 @@
 # The single test command: `bash ci/test.sh` from anywhere.
 #   1. swift build -c release   the binary the end-to-end tests run
 #   2. swift test               unit tests (Tests/ReactorTests, Tests/WSGIServerTests)
-#   3. .venv from /usr/bin/python3 + ci/requirements-test.txt
-#   4. pytest Tests/e2e         the real binary against real clients
+#   3. fuzz/run.sh 60           the parser under libFuzzer + ASan for a bounded time
+#                               (YIMMO_FUZZ_SECONDS, default 60; 0 skips); a crash fails CI
+#   4. .venv from /usr/bin/python3 + ci/requirements-test.txt
+#   5. pytest Tests/e2e         the real binary against real clients
 # Exits non-zero on the first failing step.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,6 +22,12 @@ swift build -c release
 
 step "swift test"
 swift test
+
+fuzz_seconds="${YIMMO_FUZZ_SECONDS:-60}"
+if [ "$fuzz_seconds" != 0 ]; then
+    step "fuzz/run.sh $fuzz_seconds"
+    bash fuzz/run.sh "$fuzz_seconds"
+fi
 
 step "test venv (.venv from /usr/bin/python3)"
 # A venv made from another Python (e.g. pyenv's python3 first on PATH) would not match the

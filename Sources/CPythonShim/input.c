@@ -61,7 +61,7 @@ static int check_attached(YInputObject *self) {
 /// One read from the exchange into dst: >0 bytes, 0 at the end of the body, -1 with OSError.
 static Py_ssize_t receive(YInputObject *self, char *dst, Py_ssize_t capacity) {
     if (self->failed) {
-        PyErr_SetString(PyExc_OSError, "request body unavailable: client disconnected or timed out");
+        PyErr_SetString(PyExc_OSError, "request body unavailable: client disconnected, timed out, or sent a malformed or oversized body");
         return -1;
     }
     if (self->eof) return 0;
@@ -73,7 +73,7 @@ static Py_ssize_t receive(YInputObject *self, char *dst, Py_ssize_t capacity) {
     Py_END_ALLOW_THREADS
     if (count < 0) {
         self->failed = 1;
-        PyErr_SetString(PyExc_OSError, "request body unavailable: client disconnected or timed out");
+        PyErr_SetString(PyExc_OSError, "request body unavailable: client disconnected, timed out, or sent a malformed or oversized body");
         return -1;
     }
     if (count == 0) {

@@ -407,6 +407,34 @@ struct HTTPExchangeBodyTests {
         #expect(exchange.read(16) == nil)
     }
 
+    @Test func badBodyStatusIsKeptForTheHandlerAndResetPerRequest() {
+        let exchange = TestRequest(method: "POST", framing: .chunked).exchange()
+        #expect(exchange.clientBodyErrorStatus == nil)
+        exchange.failBody(status: 400)
+        exchange.failBody(status: 413)  // the first reason wins
+        #expect(exchange.read(16) == nil)
+        #expect(exchange.clientBodyErrorStatus == 400)
+        let (next, head) = TestRequest(method: "POST", framing: .length(1)).parsed()
+        head.withUnsafeBytes { exchange.prepare(request: next, head: $0) }
+        #expect(exchange.clientBodyErrorStatus == nil)
+
+        let timedOut = TestRequest(method: "POST", framing: .length(5)).exchange()
+        timedOut.failBody()
+        #expect(timedOut.clientBodyErrorStatus == nil)
+    }
+
+    /// A handler woken by the failure must not commit a keep-alive head: the framing is lost.
+    @Test func failedBodyMakesTheResponseCloseTheConnection() throws {
+        let exchange = TestRequest(method: "POST", framing: .chunked).exchange()
+        exchange.failBody(status: 400)
+        #expect(exchange.read(16) == nil)
+        try exchange.begin("400 Bad Request")
+        #expect(exchange.send("bad", final: true) == .ok)
+        let (bytes, output) = exchange.take()
+        #expect(!output.keepAlive)
+        #expect(String(decoding: bytes, as: UTF8.self).contains("Connection: close\r\n"))
+    }
+
     @Test func closedConnectionFailsAnIncompleteBody() {
         let exchange = TestRequest(method: "POST", framing: .length(10)).exchange()
         exchange.connectionClosed()

@@ -57,6 +57,8 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     /// one that stays quiet this long is closed.
     static let stopQuietMilliseconds: Int64 = 1000
     private static let drainLimit = 1024 * 1024
+    /// Output capacity an idle connection may keep for its next response.
+    private static let idleOutputCapacity = 16 * 1024
     private static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     init(fd: Int32, server: HTTPServer, info: ConnectionInfo) {
@@ -198,6 +200,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 if n < free.count && !peerHungUp {
                     readable = false
                     loop.rearm(fd: fd, events: .readable)
+                    releaseIdleBuffers()
                 }
             } else if n == 0 {
                 readable = false
@@ -209,12 +212,25 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 case EAGAIN, EWOULDBLOCK:
                     readable = false
                     loop.rearm(fd: fd, events: .readable)
+                    releaseIdleBuffers()
                 default:
                     readable = false
                     perform(machine.peerClosed())
                 }
             }
         }
+    }
+
+    /// An idle keep-alive connection waiting for its next request holds no buffers: the read
+    /// buffer comes back on the next read, and output capacity grown by a large response goes.
+    private func releaseIdleBuffers() {
+        guard machine.state == .idle, input.isEmpty else { return }
+        input.deallocate()
+        if output.capacity > Self.idleOutputCapacity && outputOffset == output.count {
+            output = []
+            outputOffset = 0
+        }
+        if scratch.capacity > Self.idleOutputCapacity { scratch = [] }
     }
 
     private func inputEnded() {
@@ -316,8 +332,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 input.consume(consumed)
                 bodyReceived += delivered
                 if let limit, bodyReceived > limit {
-                    Log.info("request body from \(exchange.connection.remoteAddress) exceeds \(limit) bytes")
-                    failBody()
+                    refuseBody(status: 413, detail: "body exceeds \(limit) bytes")
                     return
                 }
                 if done {
@@ -325,8 +340,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                     return
                 }
             } catch {
-                Log.info("bad chunked body from \(exchange.connection.remoteAddress): \(error.reason)")
-                failBody()
+                refuseBody(status: error.status, detail: "bad chunked body: \(error.reason)")
                 return
             }
         } else {
@@ -360,9 +374,25 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         perform(machine.bodyCompleted())
     }
 
-    private func failBody() {
-        exchange.failBody()
-        exchange.requestClose()
+    /// Answers with `status` in place of the handler if it has sent nothing yet; otherwise the
+    /// body just fails and the connection closes after the handler's response.
+    private func refuseBody(status: Int, detail: String) {
+        guard machine.state == .handling, exchange.abandon() else {
+            Log.info("request body from \(exchange.connection.remoteAddress): \(detail)")
+            failBody(status: status)
+            return
+        }
+        exchangeActive = false
+        server.requestFinished(self)
+        if case .rejectAndClose(let status) = machine.bodyRefused(status: status) {
+            reject(status: status, detail: detail)
+        } else {
+            perform(.close)
+        }
+    }
+
+    private func failBody(status: Int) {
+        exchange.failBody(status: status)  // also makes the response close the connection
         perform(machine.bodyFailed())
     }
 
@@ -463,6 +493,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 readable = true
                 readInput()
             }
+            if !readable { releaseIdleBuffers() }
         case .rejectAndClose(let status):
             reject(status: status, detail: status == 408 ? "request head not received in time" : "")
         case .linger:

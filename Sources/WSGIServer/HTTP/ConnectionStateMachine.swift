@@ -77,6 +77,14 @@ struct ConnectionStateMachine: Equatable {
         return .rejectAndClose(status: status)
     }
 
+    /// The body broke a limit before the handler answered: the server answers `status` itself.
+    mutating func bodyRefused(status: Int) -> Action {
+        guard state == .handling && !responseComplete else { return bodyFailed() }
+        state = .lingering
+        deadline = .linger
+        return .rejectAndClose(status: status)
+    }
+
     /// Body bytes arrived: the stall deadline starts again.
     mutating func bodyProgressed() -> Action {
         if state == .handling && !bodyComplete { deadline = .body }

@@ -67,6 +67,8 @@ public final class HTTPExchange: @unchecked Sendable {
     private var bodyReadIndex = 0
     private var bodyComplete = false
     private var bodyFailed = false
+    /// Why the body failed when the client sent a bad one (400 malformed chunked, 413 too large).
+    private var bodyErrorStatus: Int?
     private var bodyPaused = false
     private var resumeBodyWanted = false
     private var continueWanted = false
@@ -146,6 +148,7 @@ public final class HTTPExchange: @unchecked Sendable {
             default: bodyComplete = false
             }
             bodyFailed = false
+            bodyErrorStatus = nil
             bodyPaused = false
             resumeBodyWanted = false
             continueWanted = false
@@ -231,12 +234,21 @@ public final class HTTPExchange: @unchecked Sendable {
     }
 
     /// The body cannot complete: bad chunked framing, a body time-out, or the client left.
-    func failBody() {
+    /// `status` is set when the client sent a bad body (malformed, too large): a handler that has
+    /// not answered yet should answer with it rather than with its own error. The framing is lost,
+    /// so the response ends the connection; that is set under the same lock that wakes the
+    /// reader, or a handler woken by the failure could commit a keep-alive head first.
+    func failBody(status: Int? = nil) {
         lock.withLock {
             bodyFailed = true
+            forceClose = true
+            if bodyErrorStatus == nil { bodyErrorStatus = status }
             lock.broadcast(Self.bodyCondition)
         }
     }
+
+    /// The status for a request body the client got wrong (see `failBody(status:)`), or nil.
+    public var clientBodyErrorStatus: Int? { lock.withLock { bodyErrorStatus } }
 
     /// The connection is gone: every wait returns, every later send answers `.closed`.
     func connectionClosed() {
@@ -246,6 +258,21 @@ public final class HTTPExchange: @unchecked Sendable {
             owner = nil
             lock.broadcast(Self.bodyCondition)
             lock.broadcast(Self.drainCondition)
+        }
+    }
+
+    /// Takes the request away from the handler so the server can answer it itself (a body
+    /// over the limit): every later read fails and every send answers `.closed`. Returns false,
+    /// changing nothing, once the handler has committed a response head.
+    func abandon() -> Bool {
+        lock.withLock {
+            guard !isHeadCommitted else { return false }
+            closed = true
+            bodyFailed = true
+            owner = nil
+            lock.broadcast(Self.bodyCondition)
+            lock.broadcast(Self.drainCondition)
+            return true
         }
     }
 

@@ -182,9 +182,18 @@ struct ResponseDriver {
             }
             return failure.map { complete(.failed($0, traceback: nil)) } ?? .finish
         case .clientGone:
+            if let status = clientBodyErrorStatus() {
+                log(.info, "the request body was refused (\(status)) before the response began", nil)
+                return PythonRuntime.withoutGIL { errorResponse(status) }
+            }
             log(.info, "client disconnected before the response was complete", nil)
             return .finish
         case .failed(let message, let traceback):
+            if let status = clientBodyErrorStatus() {
+                // The app failed on a body the client got wrong: answer for the client's error.
+                log(.info, "\(message) after the request body was refused (\(status))", traceback)
+                return PythonRuntime.withoutGIL { errorResponse(status) }
+            }
             log(.error, message, traceback)
             if context.headSent || exchange.isHeadCommitted { return .abort }
             return PythonRuntime.withoutGIL { internalServerError() }
@@ -205,12 +214,31 @@ struct ResponseDriver {
     }
 
     private func internalServerError() -> Completion {
-        let status: StaticString = "500 Internal Server Error"
+        errorResponse(500)
+    }
+
+    /// The status of a bad request body (malformed chunked, over --max-body), if no response
+    /// has begun: the connection closes after it anyway (the exchange was told to close).
+    private func clientBodyErrorStatus() -> Int? {
+        guard !context.headSent, !exchange.isHeadCommitted else { return nil }
+        return exchange.clientBodyErrorStatus
+    }
+
+    /// A short plain-text error page: 400, 413 or 431 for a bad request body, else 500.
+    /// Called without the GIL.
+    private func errorResponse(_ status: Int) -> Completion {
+        let line: StaticString
+        let body: StaticString
+        switch status {
+        case 400: (line, body) = ("400 Bad Request", "Bad Request\n")
+        case 413: (line, body) = ("413 Content Too Large", "Content Too Large\n")
+        case 431: (line, body) = ("431 Request Header Fields Too Large", "Request Header Fields Too Large\n")
+        default: (line, body) = ("500 Internal Server Error", "Internal Server Error\n")
+        }
         let name: StaticString = "Content-Type"
         let value: StaticString = "text/plain; charset=utf-8"
-        let body: StaticString = "Internal Server Error\n"
         do {
-            try exchange.beginResponse(status: status.rawBytes)
+            try exchange.beginResponse(status: line.rawBytes)
             try exchange.addHeader(name: name.rawBytes, value: value.rawBytes)
         } catch {
             return .abort
