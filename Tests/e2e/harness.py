@@ -70,12 +70,16 @@ def server_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment the server runs with.
 
     Starts from this process's environment minus every inherited ``YIMMO_*`` variable (so a
-    developer's shell cannot change what a test sees), then applies ``env``. PYTHONPATH becomes
+    developer's shell cannot change what a test sees), plus ``YIMMO_WSGI_POLLER`` from
+    ``$E2E_POLLER`` when set, then applies ``env``. PYTHONPATH becomes
     the caller's PYTHONPATH (from ``env``), then ``Tests/e2e/apps``, then the inherited one. When
     pytest runs inside a virtualenv and the caller sets no VIRTUAL_ENV, VIRTUAL_ENV is set to it,
     so apps can import what ``ci/requirements-test.txt`` installed.
     """
     base = {k: v for k, v in os.environ.items() if not k.startswith("YIMMO_")}
+    # E2E_POLLER=select reruns the whole suite on another readiness backend (ci/test.sh does).
+    if os.environ.get("E2E_POLLER"):
+        base["YIMMO_WSGI_POLLER"] = os.environ["E2E_POLLER"]
     inherited_pp = base.pop("PYTHONPATH", "")
     caller = dict(env or {})
     parts = [caller.pop("PYTHONPATH", ""), str(APPS_DIR), inherited_pp]
