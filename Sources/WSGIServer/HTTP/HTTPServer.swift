@@ -30,9 +30,12 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
     public var maxRequests = 0
     /// Runs on the server thread when `maxRequests` is reached, just before the graceful stop.
     public var onRecycle: (() -> Void)?
-    /// Where the oldest request in flight is published for the supervisor's watchdog; nil when
-    /// there is no supervisor. Set before `run`.
+    /// This worker's slot in the supervisor's scoreboard (requests served); nil when there is no
+    /// supervisor. Set before `run`.
     var scoreboard: ScoreboardSlot?
+    /// Also keep the oldest request in flight there, for the `--timeout` watchdog (a list
+    /// append and a short copy per request; skipped when the watchdog is off).
+    var publishesOldestRequest = false
     private var oldestInFlight: Connection?
     private var newestInFlight: Connection?
 
@@ -57,19 +60,15 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
     /// Binds `configuration.host:port` itself and listens (single-process use and tests);
     /// returns the bound port (useful with port 0).
     @discardableResult
-    public func bind(reusePort: Bool = false) throws(SyscallError) -> Int {
-        let (fd, bound, family) = try SocketAddress.listen(
-            host: configuration.host, port: configuration.port, backlog: configuration.backlog, reusePort: reusePort)
-        let socket = ListeningSocket(
-            fd: fd, family: family, serverName: configuration.host, serverPort: bound,
-            displayName: SocketAddress.url(host: configuration.host, port: bound))
+    public func bind() throws(SyscallError) -> Int {
+        let socket = try SocketAddress.listen(host: configuration.host, port: configuration.port, backlog: configuration.backlog)
         do {
             try adopt([socket], shared: false)
         } catch {
-            closeDescriptor(fd)
+            closeDescriptor(socket.fd)
             throw error
         }
-        return bound
+        return socket.serverPort
     }
 
     /// Accepts on sockets that are already listening (opened by the supervisor before it forked).
@@ -246,7 +245,7 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
         if busyThreshold > 0 && requestsInFlight >= busyThreshold && !pausedForBusy && !stopping {
             pauseAccepting()
         }
-        if let scoreboard {
+        if publishesOldestRequest, let scoreboard {
             connection.requestStartedAt = loop.now
             connection.olderInFlight = newestInFlight
             connection.newerInFlight = nil

@@ -36,8 +36,9 @@ enum SocketAddress {
     }
 
     /// A non-blocking listening TCP socket on host:port. Errors name the failing call. An IPv6
-    /// socket is IPv6-only, so `[::]` and `0.0.0.0` can both be bound on one port.
-    static func listen(host: String, port: Int, backlog: Int, reusePort: Bool) throws(SyscallError) -> (fd: Int32, port: Int, family: ListeningSocket.Family) {
+    /// socket is IPv6-only, so `[::]` and `0.0.0.0` can both be bound on one port. (No
+    /// SO_REUSEPORT: worker processes share one socket, see Supervisor.)
+    static func listen(host: String, port: Int, backlog: Int) throws(SyscallError) -> ListeningSocket {
         var hints = addrinfo()
         hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
         hints.ai_family = AF_UNSPEC
@@ -62,11 +63,6 @@ enum SocketAddress {
                     setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
                 }
             }
-            if reusePort {
-                _ = try retryingBlocking("setsockopt(SO_REUSEPORT)") {
-                    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size))
-                }
-            }
             _ = try retryingBlocking("bind") { bind(fd, info.ai_addr, info.ai_addrlen) }
             _ = try retryingBlocking("listen") { Glibc.listen(fd, Int32(backlog)) }
             var storage = sockaddr_storage()
@@ -74,7 +70,9 @@ enum SocketAddress {
             _ = withUnsafeMutablePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
             }
-            return (fd, describe(&storage).port, info.ai_family == AF_INET6 ? .inet6 : .inet)
+            let bound = describe(&storage).port
+            return ListeningSocket(fd: fd, family: info.ai_family == AF_INET6 ? .inet6 : .inet,
+                                   serverName: host, serverPort: bound, displayName: url(host: host, port: bound))
         } catch {
             closeDescriptor(fd)
             throw error

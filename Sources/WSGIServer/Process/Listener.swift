@@ -10,9 +10,7 @@ enum Listener {
         do {
             switch spec {
             case .tcp(let host, let port):
-                let (fd, bound, family) = try SocketAddress.listen(host: host, port: port, backlog: backlog, reusePort: false)
-                return [ListeningSocket(fd: fd, family: family, serverName: host, serverPort: bound,
-                                        displayName: SocketAddress.url(host: host, port: bound))]
+                return [try SocketAddress.listen(host: host, port: port, backlog: backlog)]
             case .unix(let path, let mode):
                 return [try listenUnix(path: path, mode: mode, backlog: backlog)]
             case .fd(let fd):

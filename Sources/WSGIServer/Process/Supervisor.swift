@@ -197,7 +197,7 @@ public final class Supervisor {
         }
         let context = WorkerContext(
             number: number, generation: generation, processes: desired, listeners: listeners,
-            maxRequests: limit, slot: slot, supervisorPID: pid)
+            maxRequests: limit, slot: slot, supervisorPID: pid, watchdog: configuration.requestTimeout != nil)
         let child = CProc_fork()
         if child == 0 {
             becomeWorker(context, workerMain: workerMain)
@@ -400,10 +400,7 @@ public final class Supervisor {
     }
 
     private func finish() -> Never {
-        for socket in listeners {
-            closeDescriptor(socket.fd)
-            if let path = socket.ownedPath { unlink(path) }
-        }
+        Self.close(listeners)
         pidFile?.remove()
         Log.notice("stopped")
         exit(exitStatus)

@@ -19,6 +19,8 @@ public struct WorkerContext: Sendable {
     public let maxRequests: Int
     let slot: ScoreboardSlot
     let supervisorPID: pid_t
+    /// `--timeout` is on: publish the oldest request in flight for the watchdog.
+    let watchdog: Bool
 
     public var multiprocess: Bool { processes > 1 }
 
@@ -34,6 +36,7 @@ public struct WorkerContext: Sendable {
         try server.adopt(listeners, shared: true)
         server.maxRequests = maxRequests
         server.scoreboard = slot
+        server.publishesOldestRequest = watchdog
         let slot = slot
         let supervisor = supervisorPID
         server.onRecycle = {
