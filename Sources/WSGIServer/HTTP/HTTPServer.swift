@@ -49,6 +49,8 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
     /// 0: never. For a handler with a fixed pool of threads, the pool size. Set before `run`.
     public var busyThreshold = 0
     private var pausedForBusy = false
+    /// Other processes accept on the same sockets (see `adopt`).
+    private var sharedSockets = false
 
     public init(configuration: ServerConfiguration, handler: RequestHandler, backend: any ReadinessBackend) throws(SyscallError) {
         self.configuration = configuration
@@ -84,8 +86,6 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
             if port == 0 && socket.family != .unix { port = socket.serverPort }
         }
     }
-
-    private var sharedSockets = false
 
     private func register(_ acceptor: Acceptor) throws(SyscallError) {
         try loop.register(fd: acceptor.socket.fd, handler: acceptor,
