@@ -24,7 +24,13 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     private var pendingFile: FileJob?
     private let exchange: HTTPExchange
     private let timer = Timer()
-    private var timerKind: ConnectionStateMachine.Deadline = .none
+    private var timerKind: ArmedTimer = .none
+
+    /// The deadline the connection's one timer is armed for: the state machine's, or a write
+    /// stall, which only the connection sees.
+    private enum ArmedTimer: Equatable {
+        case none, idle, header, bodyStall, writeStall, linger, stopQuiet
+    }
     private var writeStalled = false
 
     private var bodyRemaining = 0
@@ -579,27 +585,39 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
-    private func updateTimer() {
-        guard !isClosed else { return }
-        var wanted: ConnectionStateMachine.Deadline = writeStalled ? .body : machine.deadline
+    private func wantedTimer() -> ArmedTimer {
+        if writeStalled { return .writeStall }
+        switch machine.deadline {
+        case .none: return .none
+        case .idle: return .idle
+        case .header: return .header
         // A body that is not arriving because we paused it, or because the client is waiting
         // for a 100 Continue the application has not asked for yet, is not the client stalling.
-        if !writeStalled && wanted == .body && (bodyPaused || awaitingContinue) { wanted = .none }
-        let writeOverride = writeStalled
+        case .body: return bodyPaused || awaitingContinue ? .none : .bodyStall
+        case .linger: return .linger
+        case .stopQuiet: return .stopQuiet
+        }
+    }
+
+    private func updateTimer() {
+        guard !isClosed else { return }
+        let wanted = wantedTimer()
         if wanted == .none {
             loop.timers.cancel(timer)
             timerKind = .none
             return
         }
-        // The header deadline counts from the head's first byte, so only a change of kind (or
-        // progress on a body or write) re-arms it.
-        if wanted == timerKind && timer.isArmed && !(wanted == .body && !writeOverride) { return }
+        // The body-stall deadline restarts on every event; the others count from when their
+        // kind began (a write stall from its first EAGAIN, the header deadline from the first
+        // byte of the head).
+        if wanted == timerKind && timer.isArmed && wanted != .bodyStall { return }
         let config = server.configuration
         let seconds: Double
         switch wanted {
         case .idle: seconds = config.idleTimeout
         case .header: seconds = config.headerTimeout
-        case .body: seconds = writeOverride ? config.writeTimeout : config.bodyTimeout
+        case .bodyStall: seconds = config.bodyTimeout
+        case .writeStall: seconds = config.writeTimeout
         case .linger: seconds = Double(Self.lingerMilliseconds) / 1000
         case .stopQuiet: seconds = min(config.idleTimeout, Double(Self.stopQuietMilliseconds) / 1000)
         case .none: seconds = 0

@@ -109,7 +109,9 @@ public final class HTTPExchange: @unchecked Sendable {
 
     // MARK: Server thread
 
-    /// Resets for the next request on the connection and copies its head.
+    /// Resets for the next request on the connection and copies its head. Field by field:
+    /// assigning `request` whole would share the parser's header storage, and the parser's next
+    /// `reset()` would then allocate a copy on every request.
     /// `trusted`: the allow list when the peer is a trusted proxy, else nil (headers ignored).
     func prepare(request: ParsedRequest, head source: UnsafeRawBufferPointer, trusted: ForwardedAllowList? = nil) {
         self.request.method = request.method
