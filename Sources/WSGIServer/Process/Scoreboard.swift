@@ -1,9 +1,10 @@
 import CProcessShim
 
 /// Per-worker facts in memory shared by the supervisor and every worker: whether the worker is
-/// ready, how many requests it served, and when its oldest request in flight started (for the
-/// stuck-request watchdog, `--timeout`). Mapped once by the supervisor before any fork, so every
-/// worker inherits the same pages; never unmapped.
+/// ready, how many requests it served, when its oldest request in flight started (for the
+/// stuck-request watchdog, `--timeout`), and its `--metrics-bind` counters and gauges. Mapped
+/// once by the supervisor before any fork, so every worker inherits the same pages; never
+/// unmapped.
 final class Scoreboard: @unchecked Sendable {
     // @unchecked Sendable: the mapping never moves or goes away, and each slot is touched only
     // through the atomic accessors of ScoreboardSlot.
@@ -18,7 +19,8 @@ final class Scoreboard: @unchecked Sendable {
 
     subscript(index: Int) -> ScoreboardSlot {
         precondition(index >= 0 && index < count, "scoreboard slot \(index) out of range")
-        return ScoreboardSlot(pointer: base + index)
+        // The C side indexes: it knows the slot's padded size.
+        return ScoreboardSlot(pointer: CProc_scoreboard_slot(base, Int32(index)))
     }
 }
 
@@ -55,6 +57,30 @@ public struct ScoreboardSlot: @unchecked Sendable {
 
     func clearRequest() {
         CProc_slot_set_request(pointer, 0, nil, 0)
+    }
+
+    // MARK: Metrics (--metrics-bind)
+
+    /// A response went out: its status class, its duration bucket and the duration sum. Server
+    /// thread only (single writer: plain loads and stores, no locked instruction).
+    func recordResponse(status: Int, durationMicroseconds: UInt64) {
+        CProc_slot_record_response(pointer, Int32(truncatingIfNeeded: status), durationMicroseconds)
+    }
+
+    /// Server thread only.
+    func setConnectionsOpen(_ value: Int) { CProc_slot_set_connections_open(pointer, Int64(value)) }
+
+    /// Server thread only.
+    func setRequestsInFlight(_ value: Int) { CProc_slot_set_requests_in_flight(pointer, Int64(value)) }
+
+    /// Any thread, under the lock that orders the queue's changes.
+    func setQueueDepth(_ value: Int) { CProc_slot_set_queue_depth(pointer, Int64(value)) }
+
+    /// The slot's metrics as they are now (the supervisor's read).
+    func readMetrics() -> MetricsSample {
+        var raw = CProcMetrics()
+        CProc_slot_read_metrics(pointer, &raw)
+        return MetricsSample(raw)
     }
 
     /// The oldest request in flight, or nil when the worker is idle.
