@@ -78,7 +78,7 @@ struct Settings {
         try operationalSettings(command)
     }
 
-    /// Proxy trust and the access log.
+    /// Proxy trust, the access log and the metrics endpoint.
     private mutating func operationalSettings(_ command: YimmoCommand) throws(SettingsError) {
         if let list = Self.pick(command.forwardedAllowIps, "YIMMO_WSGI_FORWARDED_ALLOW_IPS") {
             do {
@@ -93,6 +93,14 @@ struct Settings {
                 throw SettingsError(message: "unknown access log format '\(name)' (use common, combined or json)")
             }
             accessLogFormat = format
+        }
+        if let text = Self.pick(command.metricsBind, "YIMMO_WSGI_METRICS_BIND") {
+            let option = Self.source(command.metricsBind, "YIMMO_WSGI_METRICS_BIND", "--metrics-bind")
+            let spec = try? BindSpec.parse(text)
+            guard case .tcp? = spec else {
+                throw SettingsError(message: "invalid \(option) '\(text)': expected HOST:PORT or [IPV6]:PORT, the port in 0...65535")
+            }
+            server.metricsBind = spec
         }
     }
 

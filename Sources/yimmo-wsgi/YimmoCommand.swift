@@ -78,6 +78,9 @@ struct YimmoCommand: ParsableCommand {
     @Option(help: "Access log format: common, combined or json. (env: YIMMO_WSGI_ACCESS_LOG_FORMAT, default: combined)")
     var accessLogFormat: String?
 
+    @Option(help: ArgumentHelp("Serve Prometheus metrics on http://HOST:PORT/metrics from the supervisor (all workers summed). (env: YIMMO_WSGI_METRICS_BIND, default: off)", valueName: "host:port"))
+    var metricsBind: String?
+
     @Flag(help: "Serve a fixed page without Python, to measure the I/O path. (env: YIMMO_WSGI_STATIC_RESPONSE=1)")
     var staticResponse = false
 

@@ -50,7 +50,8 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     /// The peer shut its write side: its EOF follows the data and raises no edge of its own.
     private var peerHungUp = false
     private var awaitingContinue = false
-    /// For the access log (only when it is on): the head's parse time and the response facts.
+    /// For the access log and the metrics (only when one is on): when the request's first byte
+    /// was taken up, and the response facts.
     private var requestStartNanos: UInt64 = 0
     private var responseStatus = 0
     private var responseBodyBytes = 0
@@ -276,7 +277,10 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
 
     /// Returns true when a request was dispatched and parsing may continue.
     private func parseHead() -> Bool {
-        if machine.state == .idle { _ = machine.headBytesArrived() }
+        if machine.state == .idle {
+            _ = machine.headBytesArrived()
+            if server.timesRequests { requestStartNanos = Self.monotonicNanos() }
+        }
         switch parser.parse(input.readable) {
         case .partial:
             return false
@@ -316,7 +320,6 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             responseFinished = false
             responseAborted = false
             _ = machine.headParsed(bodyComplete: bodyComplete)
-            if server.accessLog != nil { requestStartNanos = Self.monotonicNanos() }
             server.handler.handle(exchange)
             return true
         }
@@ -469,9 +472,11 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             exchangeActive = false
             responseFinished = false
             server.requestFinished(self)
-            if let log = server.accessLog {
-                let micros = Int((Self.monotonicNanos() &- requestStartNanos) / 1000)
-                log.record(exchange, AccessLogEntry(status: responseStatus, bodyBytes: responseBodyBytes, durationMicroseconds: micros))
+            if server.timesRequests {
+                let micros = (Self.monotonicNanos() &- requestStartNanos) / 1000
+                // Status 0: aborted before a head went out; no response to count.
+                if responseStatus > 0 { server.metrics?.recordResponse(status: responseStatus, durationMicroseconds: micros) }
+                server.accessLog?.record(exchange, AccessLogEntry(status: responseStatus, bodyBytes: responseBodyBytes, durationMicroseconds: Int(micros)))
             }
             if responseAborted {
                 perform(machine.responseAborted())
@@ -527,6 +532,9 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         input.removeAll()
         let bodyBytes = ErrorResponse.append(status: status, detail: detail, to: &output)
         server.accessLog?.recordRejected(remoteAddress: exchange.connection.remoteAddress, status: status, bodyBytes: bodyBytes)
+        if let metrics = server.metrics {
+            metrics.recordResponse(status: status, durationMicroseconds: (Self.monotonicNanos() &- requestStartNanos) / 1000)
+        }
         ownBytesInOutput = output.count - outputOffset
         lingerAfterFlush = true
         flushOutput()

@@ -23,8 +23,20 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
     private var shutdownPosted = false
     /// Set before `run()`; nil means no access log.
     public var accessLog: AccessLog? {
-        didSet { accessLog?.attach(to: loop) }
+        didSet {
+            accessLog?.attach(to: loop)
+            timesRequests = accessLog != nil || metrics != nil
+        }
     }
+    /// `--metrics-bind`: this worker's scoreboard slot, where the server thread keeps its
+    /// response counters, duration histogram and gauges (plain stores, no lock, no system call);
+    /// nil when metrics are off. Set before `run`.
+    var metrics: ScoreboardSlot? {
+        didSet { timesRequests = accessLog != nil || metrics != nil }
+    }
+    /// Requests are timed (a clock read when one starts and when it ends) for the access log or
+    /// the metrics; otherwise not at all.
+    private(set) var timesRequests = false
 
     /// `--max-requests` for this process (jitter already applied); 0: no limit. Set before `run`.
     public var maxRequests = 0
@@ -214,6 +226,7 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
             }
             connections[index] = connection
             connectionCount += 1
+            metrics?.setConnectionsOpen(connectionCount)
             // Data usually arrives with the connection; read it now rather than wait for an edge.
             connection.handleEvents(.readable)
         }
@@ -224,6 +237,7 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
         if index < connections.count, connections[index] === connection {
             connections[index] = nil
             connectionCount -= 1
+            metrics?.setConnectionsOpen(connectionCount)
         }
         if stopping {
             if connectionCount == 0 { loop.stop() }
@@ -242,6 +256,7 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
     func requestStarted(_ connection: Connection) -> Bool {
         requestsInFlight += 1
         requestsStarted += 1
+        metrics?.setRequestsInFlight(requestsInFlight)
         if busyThreshold > 0 && requestsInFlight >= busyThreshold && !pausedForBusy && !stopping {
             pauseAccepting()
         }
@@ -268,6 +283,7 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
 
     func requestFinished(_ connection: Connection) {
         requestsInFlight -= 1
+        metrics?.setRequestsInFlight(requestsInFlight)
         if pausedForBusy && requestsInFlight < busyThreshold {
             resumeAccepting()
         }

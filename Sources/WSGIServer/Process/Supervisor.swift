@@ -25,6 +25,10 @@ import Reactor
 /// - SIGUSR1 (from workers): a worker became ready, or reached --max-requests and is draining
 ///   (its replacement starts at once).
 ///
+/// With `--metrics-bind` the supervisor also answers Prometheus scrapes (`MetricsServer`): it
+/// waits in poll(2) on a signalfd for the same signals plus the metrics sockets, with the same
+/// time-outs, and sums the workers' scoreboard counters, keeping those of exited workers.
+///
 /// The listening sockets are shared, not SO_REUSEPORT copies: with SO_REUSEPORT each worker has
 /// its own accept queue, and connections queued on a worker that stops are reset. With one
 /// queue, a stopping worker simply stops taking from it.
@@ -55,6 +59,11 @@ public final class Supervisor {
     private var stopDeadline: Int64?
     private var exitStatus: Int32 = 0
     private var lastWatchdogCheck: Int64 = 0
+    /// `--metrics-bind`: the endpoint, the counters of workers that exited, and the workers
+    /// that died unexpectedly and were replaced.
+    private let metrics: MetricsServer?
+    private var exitedWorkersMetrics = MetricsSample()
+    private var workerRestarts: UInt64 = 0
 
     /// Binds every address and writes the pid file. Call before any thread exists. Throws with
     /// a one-line message (the caller logs it as FATAL and exits).
@@ -86,6 +95,13 @@ public final class Supervisor {
             throw SupervisorError("cannot map the shared scoreboard: \(String(cString: strerror(errno)))")
         }
         scoreboard = board
+        do {
+            metrics = try configuration.metricsBind.map { spec throws(BindSpecError) in try MetricsServer(spec) }
+        } catch {
+            Self.close(opened)
+            pidFile?.remove()
+            throw SupervisorError("metrics endpoint: \(error.message)")
+        }
     }
 
     /// The addresses, as logged: "http://0.0.0.0:8081, unix:/run/app.sock".
@@ -97,13 +113,14 @@ public final class Supervisor {
     /// runs in each worker process (after the fork, with the signal mask of the caller).
     public func run(workerMain: (WorkerContext) -> Never) -> Never {
         blockSignals()
+        startMetrics()
         Log.notice("supervisor: \(desired) worker process(es), --timeout \(configuration.requestTimeout.map { "\($0) s" } ?? "off"), --max-requests \(configuration.maxRequests == 0 ? "off" : String(configuration.maxRequests))")
         while true {
             let now = monotonicMilliseconds()
             if stopDeadline == nil {
                 reconcile(now: now, workerMain: workerMain)
             }
-            let sig = CProc_wait_signal(&signals, nextTimeout(now: monotonicMilliseconds()))
+            let sig = waitForSignal(timeout: nextTimeout(now: monotonicMilliseconds()))
             switch sig {
             case SIGTERM, SIGINT:
                 beginStop(signal: sig)
@@ -148,6 +165,13 @@ public final class Supervisor {
         // Workers keep the watcher's signals blocked (its thread takes them with sigwait) and
         // get everything else back as it was.
         for sig in SignalWatcher.watched { sigaddset(&childMask, sig) }
+    }
+
+    /// The next signal, or 0 after `timeout` ms; with `--metrics-bind`, scrapes are answered
+    /// while waiting.
+    private func waitForSignal(timeout: Int32) -> Int32 {
+        if let metrics { return metrics.wait(upTo: timeout) }
+        return CProc_wait_signal(&signals, timeout)
     }
 
     private func nextTimeout(now: Int64) -> Int32 {
@@ -197,7 +221,8 @@ public final class Supervisor {
         }
         let context = WorkerContext(
             number: number, generation: generation, processes: desired, listeners: listeners,
-            maxRequests: limit, slot: slot, supervisorPID: pid, watchdog: configuration.requestTimeout != nil)
+            maxRequests: limit, slot: slot, supervisorPID: pid, watchdog: configuration.requestTimeout != nil,
+            metrics: metrics != nil)
         let child = CProc_fork()
         if child == 0 {
             becomeWorker(context, workerMain: workerMain)
@@ -214,6 +239,7 @@ public final class Supervisor {
 
     /// In the child, right after fork.
     private func becomeWorker(_ context: WorkerContext, workerMain: (WorkerContext) -> Never) -> Never {
+        metrics?.closeInChild()
         // If the supervisor dies (even by SIGKILL), the worker drains and exits instead of
         // serving on unsupervised. The check after it closes the race with a parent that
         // died before the request was made.
@@ -233,6 +259,10 @@ public final class Supervisor {
             if child < 0 && errno == EINTR { continue }
             guard child > 0 else { return }
             guard let record = workers.removeValue(forKey: child) else { continue }
+            if metrics != nil {
+                // Before a new worker's reset of the slot: the totals never go backwards.
+                exitedWorkersMetrics.addCounters(of: scoreboard[record.slotIndex].readMetrics())
+            }
             workerExited(record, status: ExitStatus(raw: status), workerMain: workerMain)
         }
     }
@@ -253,6 +283,7 @@ public final class Supervisor {
             return
         }
         if let reason = record.killReason {
+            workerRestarts += 1
             Log.error("\(name) \(status) (\(reason)) \(life)")
             return
         }
@@ -262,6 +293,7 @@ public final class Supervisor {
         }
         if record.generation != generation {
             // An old worker a reload has not retired yet: the new generation takes its place.
+            workerRestarts += 1
             Log.error("\(name) \(status) \(life); generation \(generation) replaces it")
             return
         }
@@ -271,6 +303,7 @@ public final class Supervisor {
             beginStop(signal: nil)
             return
         }
+        workerRestarts += 1
         let number = record.number
         let failedStart = policy.isFailedStart(lifetime: lifetime, becameReady: record.ready)
         let count = failedStart ? (failures[number] ?? 0) + 1 : 0
@@ -401,9 +434,36 @@ public final class Supervisor {
 
     private func finish() -> Never {
         Self.close(listeners)
+        metrics?.close()
         pidFile?.remove()
         Log.notice("stopped")
         exit(exitStatus)
+    }
+
+    // MARK: Metrics
+
+    private func startMetrics() {
+        guard let metrics else { return }
+        do {
+            // unowned: the supervisor lives until the process exits (finish() never returns).
+            try metrics.start(signals: signals) { [unowned self] in self.metricsText() }
+        } catch {
+            Log.fatal("metrics endpoint: \(error)")
+            exitStatus = 1
+            finish()
+        }
+        Log.notice("metrics for Prometheus at \(metrics.listener.displayName)/metrics")
+    }
+
+    /// Counters of every worker that ever ran plus gauges of the live ones, as Prometheus text.
+    private func metricsText() -> String {
+        var total = exitedWorkersMetrics
+        for record in workers.values {
+            let sample = scoreboard[record.slotIndex].readMetrics()
+            total.addCounters(of: sample)
+            total.addGauges(of: sample)
+        }
+        return MetricsText.render(total, workers: workers.count, workerRestarts: workerRestarts)
     }
 
     private static func close(_ sockets: [ListeningSocket]) {

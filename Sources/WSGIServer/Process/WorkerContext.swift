@@ -21,11 +21,14 @@ public struct WorkerContext: Sendable {
     let supervisorPID: pid_t
     /// `--timeout` is on: publish the oldest request in flight for the watchdog.
     let watchdog: Bool
+    /// `--metrics-bind` is on: keep this worker's metrics in its slot.
+    let metrics: Bool
 
     public var multiprocess: Bool { processes > 1 }
 
     /// Hands the inherited listening sockets to `server` (shared with the other workers) and
-    /// wires up request counting for `--max-requests` and the `--timeout` watchdog.
+    /// wires up request counting for `--max-requests`, the `--timeout` watchdog and the
+    /// `--metrics-bind` counters (the WSGI handler's queue depth included).
     /// `busyThreshold`: with this many requests in flight the worker leaves new connections to
     /// the other workers (the handler's thread count; 0 for a handler that never blocks).
     public func attach(_ server: HTTPServer, busyThreshold: Int = 0) throws(SyscallError) {
@@ -37,6 +40,10 @@ public struct WorkerContext: Sendable {
         server.maxRequests = maxRequests
         server.scoreboard = slot
         server.publishesOldestRequest = watchdog
+        if metrics {
+            server.metrics = slot
+            (server.handler as? WSGIHandler)?.publishQueueDepth(to: slot)
+        }
         let slot = slot
         let supervisor = supervisorPID
         server.onRecycle = {

@@ -33,6 +33,9 @@ public struct ServerConfiguration: Sendable {
     public var maxRequestsJitter = 0
     /// Seconds a request may run before its worker is killed and replaced; nil: no limit.
     public var requestTimeout: Double?
+    /// `--metrics-bind`: where the supervisor serves Prometheus metrics (a `.tcp` address);
+    /// nil: off.
+    public var metricsBind: BindSpec?
 
     public init() {}
 }

@@ -4,7 +4,8 @@ import Glibc
 
 /// The hand-off from the server thread to the workers: a FIFO under a mutex and condition
 /// variable. Pushing signals only when a worker is actually waiting, so a busy pool costs the
-/// server thread no wake-up syscall per request.
+/// server thread no wake-up syscall per request. With `--metrics-bind` its length is published
+/// as the queue-depth gauge, stored under the mutex by whichever thread changed it.
 final class ExchangeQueue: @unchecked Sendable {  // all mutable state is guarded by `mutex`
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -13,6 +14,7 @@ final class ExchangeQueue: @unchecked Sendable {  // all mutable state is guarde
     private var count = 0
     private var waiting = 0
     private var closed = false
+    private var depthGauge: ScoreboardSlot?
 
     init() {
         pthread_mutex_init(mutex, nil)
@@ -37,6 +39,7 @@ final class ExchangeQueue: @unchecked Sendable {  // all mutable state is guarde
         if count == ring.count { grow() }
         ring[(head + count) % ring.count] = exchange
         count += 1
+        depthGauge?.setQueueDepth(count)
         let wake = waiting > 0
         pthread_mutex_unlock(mutex)
         if wake { pthread_cond_signal(condition) }
@@ -57,7 +60,16 @@ final class ExchangeQueue: @unchecked Sendable {  // all mutable state is guarde
         ring[head] = nil
         head = (head + 1) % ring.count
         count -= 1
+        depthGauge?.setQueueDepth(count)
         return exchange
+    }
+
+    /// Publishes the queue's length in `slot` from now on (`--metrics-bind`).
+    func publishDepth(to slot: ScoreboardSlot) {
+        pthread_mutex_lock(mutex)
+        depthGauge = slot
+        slot.setQueueDepth(count)
+        pthread_mutex_unlock(mutex)
     }
 
     /// Refuses new exchanges; workers drain what is queued, then pop() returns nil.

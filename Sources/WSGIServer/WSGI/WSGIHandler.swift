@@ -15,6 +15,11 @@ public final class WSGIHandler: RequestHandler {
         }
     }
 
+    /// `--metrics-bind`: requests waiting for a worker thread are published in `slot`.
+    func publishQueueDepth(to slot: ScoreboardSlot) {
+        pool.publishQueueDepth(to: slot)
+    }
+
     /// Stops taking requests, lets the workers finish the queued ones, and joins them.
     public func shutdown() {
         pool.shutdown()

@@ -24,6 +24,11 @@ final class WorkerPool: Sendable {
         queue.push(exchange)
     }
 
+    /// `--metrics-bind`: the queue's length goes to the worker's scoreboard slot.
+    func publishQueueDepth(to slot: ScoreboardSlot) {
+        queue.publishDepth(to: slot)
+    }
+
     /// Lets the workers finish what is queued, then joins them.
     func shutdown() {
         queue.close()
