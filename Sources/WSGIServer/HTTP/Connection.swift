@@ -53,6 +53,12 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     /// For the access log and the metrics (only when one is on): when the request's first byte
     /// was taken up, and the response facts.
     private var requestStartNanos: UInt64 = 0
+    /// The server's access log and metrics slot, fixed before any connection exists; read once
+    /// here, since every access through the unowned `server` costs a retain and a release.
+    private let accessLog: AccessLog?
+    private let metrics: ScoreboardSlot?
+    /// Requests are timed (a clock read when one starts and when it ends) only for these two.
+    private let timesRequests: Bool
     private var responseStatus = 0
     private var responseBodyBytes = 0
 
@@ -75,6 +81,9 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         parser = RequestParser(limits: server.configuration.parserLimits)
         let limits = server.configuration.parserLimits
         input = ReadBuffer(maximumCapacity: max(64 * 1024, limits.requestLine + limits.headerCount * (limits.fieldLength + 2) + 4096))
+        accessLog = server.accessLog
+        metrics = server.metrics
+        timesRequests = accessLog != nil || metrics != nil
         exchange = HTTPExchange(connection: info, owner: nil)
         exchange.attach(owner: self)
         timer.target = self
@@ -279,7 +288,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     private func parseHead() -> Bool {
         if machine.state == .idle {
             _ = machine.headBytesArrived()
-            if server.timesRequests { requestStartNanos = Self.monotonicNanos() }
+            if timesRequests { requestStartNanos = Self.monotonicNanos() }
         }
         switch parser.parse(input.readable) {
         case .partial:
@@ -472,11 +481,11 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             exchangeActive = false
             responseFinished = false
             server.requestFinished(self)
-            if server.timesRequests {
+            if timesRequests {
                 let micros = (Self.monotonicNanos() &- requestStartNanos) / 1000
                 // Status 0: aborted before a head went out; no response to count.
-                if responseStatus > 0 { server.metrics?.recordResponse(status: responseStatus, durationMicroseconds: micros) }
-                server.accessLog?.record(exchange, AccessLogEntry(status: responseStatus, bodyBytes: responseBodyBytes, durationMicroseconds: Int(micros)))
+                if responseStatus > 0 { metrics?.recordResponse(status: responseStatus, durationMicroseconds: micros) }
+                accessLog?.record(exchange, AccessLogEntry(status: responseStatus, bodyBytes: responseBodyBytes, durationMicroseconds: Int(micros)))
             }
             if responseAborted {
                 perform(machine.responseAborted())
@@ -531,8 +540,8 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         }
         input.removeAll()
         let bodyBytes = ErrorResponse.append(status: status, detail: detail, to: &output)
-        server.accessLog?.recordRejected(remoteAddress: exchange.connection.remoteAddress, status: status, bodyBytes: bodyBytes)
-        if let metrics = server.metrics {
+        accessLog?.recordRejected(remoteAddress: exchange.connection.remoteAddress, status: status, bodyBytes: bodyBytes)
+        if let metrics {
             metrics.recordResponse(status: status, durationMicroseconds: (Self.monotonicNanos() &- requestStartNanos) / 1000)
         }
         ownBytesInOutput = output.count - outputOffset

@@ -23,20 +23,12 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
     private var shutdownPosted = false
     /// Set before `run()`; nil means no access log.
     public var accessLog: AccessLog? {
-        didSet {
-            accessLog?.attach(to: loop)
-            timesRequests = accessLog != nil || metrics != nil
-        }
+        didSet { accessLog?.attach(to: loop) }
     }
     /// `--metrics-bind`: this worker's scoreboard slot, where the server thread keeps its
     /// response counters, duration histogram and gauges (plain stores, no lock, no system call);
     /// nil when metrics are off. Set before `run`.
-    var metrics: ScoreboardSlot? {
-        didSet { timesRequests = accessLog != nil || metrics != nil }
-    }
-    /// Requests are timed (a clock read when one starts and when it ends) for the access log or
-    /// the metrics; otherwise not at all.
-    private(set) var timesRequests = false
+    var metrics: ScoreboardSlot?
 
     /// `--max-requests` for this process (jitter already applied); 0: no limit. Set before `run`.
     public var maxRequests = 0
