@@ -33,6 +33,8 @@ public struct ServerConfiguration: Sendable {
     public var maxRequestsJitter = 0
     /// Seconds a request may run before its worker is killed and replaced; nil: no limit.
     public var requestTimeout: Double?
+    /// Development: reload when a `*.py` file in the application's directory changes.
+    public var reload = false
 
     public init() {}
 }
