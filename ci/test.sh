@@ -7,6 +7,7 @@
 #   4. .venv from /usr/bin/python3 + ci/requirements-test.txt
 #   5. pytest Tests/e2e         the real binary against real clients, on epoll then on select
 # Exits non-zero on the first failing step.
+# Not run here: bash ci/container-test.sh, the container image (root; ~5 min from nothing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD

@@ -116,6 +116,16 @@ struct Settings {
         return ["1", "true", "yes", "on"].contains(value.lowercased())
     }
 
+    /// An on/off environment variable that must say which: a typo is an error, not "off".
+    private static func switchValue(_ env: String) throws(SettingsError) -> Bool {
+        guard let value = pick(nil, env) else { return false }
+        switch value.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw SettingsError(message: "invalid \(env) '\(value)': expected 1 or 0")
+        }
+    }
+
     private static func source(_ flag: String?, _ env: String, _ option: String) -> String {
         flag != nil ? option : env
     }
@@ -141,7 +151,7 @@ struct Settings {
 // MARK: Processes and lifecycle
 
 extension Settings {
-    /// --processes, --bind, --pid, --max-requests(-jitter), --timeout.
+    /// --processes, --bind, --pid, --max-requests(-jitter), --timeout, --reload.
     private mutating func resolveProcesses(_ command: YimmoCommand) throws(SettingsError) {
         server.processes = try Self.number(command.processes, "YIMMO_WSGI_NO_PROC", "--processes", server.processes, 1...1024)
         server.maxRequests = try Self.number(command.maxRequests, "YIMMO_WSGI_MAX_REQUESTS", "--max-requests", 0, 0...Int.max)
@@ -151,6 +161,11 @@ extension Settings {
                 throw SettingsError(message: "invalid \(Self.source(command.timeout, "YIMMO_WSGI_TIMEOUT", "--timeout")) '\(text)': expected seconds, 0 for off")
             }
             server.requestTimeout = value > 0 ? value : nil
+        }
+        if command.reload {
+            server.reload = true
+        } else {
+            server.reload = try Self.switchValue("YIMMO_WSGI_RELOAD")
         }
         if let path = Self.pick(command.pid, "YIMMO_WSGI_PID_FILE") {
             server.pidFile = path

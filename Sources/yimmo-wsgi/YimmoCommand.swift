@@ -104,6 +104,9 @@ struct YimmoCommand: ParsableCommand {
     @Option(help: "Seconds a request may run before its worker is killed and replaced; 0 is off. (env: YIMMO_WSGI_TIMEOUT, default: off)")
     var timeout: String?
 
+    @Flag(help: "Development only: restart the workers when a .py file in the application's directory changes. (env: YIMMO_WSGI_RELOAD=1)")
+    var reload = false
+
     func run() throws {
         SignalWatcher.blockSignals()
         let settings: Settings
@@ -135,6 +138,9 @@ struct YimmoCommand: ParsableCommand {
         }
         Log.notice("yimmo-wsgi \(YimmoVersion.string) listening on \(supervisor.addresses) (pid \(getpid()))")
         Log.notice("readiness backend: \(settings.poller.rawValue)")
+        if settings.server.reload {
+            supervisor.sourceWatcher = SourceWatcher.forApplication(settings.application, staticResponse: settings.staticResponse)
+        }
         let wsgi = wsgiConfiguration(settings, listening: supervisor.addresses)
         supervisor.run { context in
             runWorker(settings: settings, wsgi: wsgi, accessLog: accessLog, context: context)

@@ -24,6 +24,7 @@ import Reactor
 /// - SIGTTIN / SIGTTOU: one worker more / fewer.
 /// - SIGUSR1 (from workers): a worker became ready, or reached --max-requests and is draining
 ///   (its replacement starts at once).
+/// - `--reload`: a changed source file (`sourceWatcher`, asked at each tick) reloads as SIGHUP.
 ///
 /// With `--metrics-bind` the supervisor also answers Prometheus scrapes (`MetricsServer`): it
 /// waits in poll(2) on a signalfd for the same signals plus the metrics sockets, with the same
@@ -64,6 +65,9 @@ public final class Supervisor {
     private let metrics: MetricsServer?
     private var exitedWorkersMetrics = MetricsSample()
     private var workerRestarts: UInt64 = 0
+
+    /// `--reload`: set before `run`; nil watches nothing.
+    public var sourceWatcher: SourceWatcher?
 
     /// Binds every address and writes the pid file. Call before any thread exists. Throws with
     /// a one-line message (the caller logs it as FATAL and exits).
@@ -125,7 +129,7 @@ public final class Supervisor {
             case SIGTERM, SIGINT:
                 beginStop(signal: sig)
             case SIGHUP:
-                reload()
+                reload(because: "SIGHUP: reloading")
             case SIGTTIN:
                 desired += 1
                 Log.notice("SIGTTIN: now \(desired) worker process(es)")
@@ -147,6 +151,9 @@ public final class Supervisor {
                 watchdog(now: after)
             }
             enforceKillDeadlines(now: after)
+            if stopDeadline == nil, let change = sourceWatcher?.check(now: after) {
+                reload(because: "reload: \(change)")
+            }
             if let deadline = stopDeadline {
                 if workers.isEmpty { finish() }
                 if after >= deadline { killRemainingAndFinish() }
@@ -178,6 +185,7 @@ public final class Supervisor {
         var deadline = now + 1000
         for due in restartAt.values { deadline = min(deadline, due) }
         if let stop = stopDeadline { deadline = min(deadline, stop) }
+        if stopDeadline == nil, let watcher = sourceWatcher { deadline = min(deadline, watcher.nextDeadline(now: now)) }
         for record in workers.values {
             if let kill = record.killDeadline, !record.killed { deadline = min(deadline, kill) }
         }
@@ -245,6 +253,7 @@ public final class Supervisor {
         // died before the request was made.
         _ = CProc_set_parent_death_signal(SIGTERM)
         if getppid() != pid { _exit(0) }
+        sourceWatcher?.closeAfterFork()
         ProcessTitle.set("yimmo-wsgi: worker \(context.number)", name: "yimmo-worker-\(context.number)")
         pthread_sigmask(SIG_SETMASK, &childMask, nil)
         workerMain(context)
@@ -361,10 +370,15 @@ public final class Supervisor {
         }
     }
 
-    private func reload() {
+    /// SIGHUP or a changed source file. The new generation starts at once even when the last
+    /// one kept failing: a reload is a new attempt (the fix, with --reload), so the back-off
+    /// of the failed generation does not delay it.
+    private func reload(because trigger: String) {
         guard stopDeadline == nil else { return }
         generation += 1
-        Log.notice("SIGHUP: reloading: starting generation \(generation) (\(desired) worker(s)); the old workers stop once it is ready")
+        restartAt.removeAll()
+        failures.removeAll()
+        Log.notice("\(trigger): starting generation \(generation) (\(desired) worker(s)); the old workers stop once it is ready")
     }
 
     /// After a reload: once every worker of the new generation accepts connections, the old

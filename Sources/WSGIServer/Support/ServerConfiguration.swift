@@ -36,6 +36,8 @@ public struct ServerConfiguration: Sendable {
     /// `--metrics-bind`: where the supervisor serves Prometheus metrics (a `.tcp` address);
     /// nil: off.
     public var metricsBind: BindSpec?
+    /// Development: reload when a `*.py` file in the application's directory changes.
+    public var reload = false
 
     public init() {}
 }

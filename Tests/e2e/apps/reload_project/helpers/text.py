@@ -1,0 +1,1 @@
+SUFFIX = b"-a"
