@@ -284,19 +284,22 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             reject(status: error.status, detail: error.reason)
             return false
         case .complete(let headLength):
-            let request = parser.request
-            if case .length(let n) = request.framing, let limit = server.configuration.maxBody, n > limit {
+            // Read off what is needed now, not a copy of the request: a copy alive across
+            // `parser.reset()` would make the reset reallocate the header storage.
+            let framing = parser.request.framing
+            let expectContinue = parser.request.expectContinue
+            if case .length(let n) = framing, let limit = server.configuration.maxBody, n > limit {
                 reject(status: 413, detail: "body exceeds \(limit) bytes")
                 return false
             }
-            exchange.prepare(request: request, head: UnsafeRawBufferPointer(rebasing: input.readable[0..<headLength]),
+            exchange.prepare(request: parser.request, head: UnsafeRawBufferPointer(rebasing: input.readable[0..<headLength]),
                              trusted: exchange.connection.trustsForwarded ? server.configuration.forwardedAllowIPs : nil)
             input.consume(headLength)
             parser.reset()
             bodyReceived = 0
             drained = 0
             bodyPaused = false
-            switch request.framing {
+            switch framing {
             case .none:
                 bodyRemaining = 0
                 bodyIsChunked = false
@@ -311,13 +314,13 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             let bodyComplete = !bodyIsChunked && bodyRemaining == 0
             let lastRequest = server.requestStarted(self)
             if machine.shuttingDown || machine.serverStopping || lastRequest { exchange.requestClose() }
-            awaitingContinue = request.expectContinue && !bodyComplete
+            awaitingContinue = expectContinue && !bodyComplete
             exchangeActive = true
             responseFinished = false
             responseAborted = false
             _ = machine.headParsed(bodyComplete: bodyComplete)
             if server.accessLog != nil { requestStartNanos = Self.monotonicNanos() }
-            server.handler.handle(exchange)
+            server.handOff(exchange)
             return true
         }
     }

@@ -20,8 +20,13 @@ final class WorkerPool: Sendable {
     }
 
     /// Hands an exchange to the next free worker; false once shut down.
-    func submit(_ exchange: HTTPExchange) -> Bool {
-        queue.push(exchange)
+    func submit(_ exchange: HTTPExchange, wake: Bool = true) -> Bool {
+        queue.push(exchange, wake: wake)
+    }
+
+    /// After `submit(_:wake: false)`: wakes idle workers for what is queued.
+    func wakeForQueued() {
+        queue.wakeForQueued()
     }
 
     /// Lets the workers finish what is queued, then joins them.
