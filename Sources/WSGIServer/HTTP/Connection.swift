@@ -10,7 +10,9 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     // a connection solely through `exchangeNeedsService`, which posts it to the loop.
 
     let fd: Int32
-    private unowned let server: HTTPServer  // unowned: the server outlives its connections
+    // unowned(unsafe): no reference counting on every use; the server owns its connections'
+    // table and lives until the process exits, so it outlives each of them.
+    private unowned(unsafe) let server: HTTPServer
     private let loop: EventLoop
     private var machine = ConnectionStateMachine()
     private var parser: RequestParser
@@ -567,6 +569,9 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         isClosed = true
         _ = machine.peerClosed()
         loop.timers.cancel(timer)
+        // The timer may already be collected as due in this iteration (the server's shutdown
+        // timer closes connections from the same batch): without a target it fires into nothing.
+        timer.target = nil
         loop.deregister(fd: fd)
         closeDescriptor(fd)
         if exchangeActive {
