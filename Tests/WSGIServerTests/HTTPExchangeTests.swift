@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import Testing
 import TestSupport
@@ -670,6 +673,58 @@ struct HTTPExchangeFlowTests {
         // Nothing is queued now, so a chunk whose framed size is one byte over high water must
         // answer back-pressure: "3fff8\r\n" + 0x3fff8 bytes + "\r\n" is highWater + 1.
         #expect(exchange.send([UInt8](repeating: 0, count: HTTPExchange.highWater - 8)) == .backpressure)
+    }
+
+    private static func isOpen(_ fd: Int32) -> Bool { fcntl(fd, F_GETFD) != -1 }
+
+    /// A file that ends the response is handed over without waiting: the head carries its
+    /// length, the response is finished, and the descriptor moves to the connection.
+    @Test func finalFileIsHandedOverWithItsDescriptor() throws {
+        let exchange = TestRequest().exchange()
+        try exchange.begin("200 OK")
+        try exchange.header("Content-Length", "4096")  // as the WSGI driver commits it
+        let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        #expect(exchange.sendFileFinal(fd: fd, offset: 7, count: 4096) == .ok)
+        let (bytes, output) = exchange.take()
+        let response = try #require(TestResponse(bytes))
+        #expect(response.value("Content-Length") == "4096")
+        #expect(output.finished && output.keepAlive)
+        let job = try #require(output.file)
+        #expect(job.fd == fd && job.offset == 7 && job.remaining == 4096 && job.ownsDescriptor)
+        #expect(exchange.take().output.file == nil, "handed over once: the connection owns it now")
+        exchange.connectionClosed()
+        #expect(Self.isOpen(fd), "the exchange no longer closes what it handed over")
+        close(fd)
+    }
+
+    @Test func finalFileNotYetCollectedIsClosedWithTheConnection() throws {
+        let exchange = TestRequest().exchange()
+        try exchange.begin("200 OK")
+        try exchange.header("Content-Length", "10")
+        let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        #expect(exchange.sendFileFinal(fd: fd, offset: 0, count: 10) == .ok)
+        exchange.connectionClosed()
+        #expect(!Self.isOpen(fd))
+    }
+
+    @Test func finalFileAfterTheClientLeftIsClosedAtOnce() throws {
+        let exchange = TestRequest().exchange()
+        try exchange.begin("200 OK")
+        exchange.connectionClosed()
+        let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        #expect(exchange.sendFileFinal(fd: fd, offset: 0, count: 10) == .closed)
+        #expect(!Self.isOpen(fd))
+    }
+
+    @Test func finalFileForAHeadRequestSendsNoBody() throws {
+        let exchange = TestRequest(method: "HEAD").exchange()
+        try exchange.begin("200 OK")
+        try exchange.header("Content-Length", "10")
+        let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        #expect(exchange.sendFileFinal(fd: fd, offset: 0, count: 10) == .ok)
+        let output = exchange.take().output
+        #expect(output.file == nil && output.finished)
+        #expect(!Self.isOpen(fd))
     }
 
     @Test func waitForDrainReturnsAtOnceWhenLittleIsQueued() throws {

@@ -461,11 +461,13 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                     return
                 }
                 pendingFile = nil
+                if file.ownsDescriptor { closeDescriptor(file.fd) }
                 exchange.fileJobDone()
                 perform(machine.writeFailed())
                 return
             }
             pendingFile = nil
+            if file.ownsDescriptor { closeDescriptor(file.fd) }
             if file.remaining > 0 { exchange.abort() }
             exchange.fileJobDone()
         }
@@ -579,6 +581,8 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             server.requestFinished(self)
         }
         exchange.connectionClosed()
+        if let file = pendingFile, file.ownsDescriptor { closeDescriptor(file.fd) }
+        pendingFile = nil
         output = []
         scratch = []
         input.deallocate()

@@ -1,14 +1,19 @@
+import Reactor
+
 /// The connection side of an exchange: told when the handler produced output, finished,
 /// wants `100 Continue`, or freed room in the request body buffer. Called from any thread.
 protocol ExchangeOwner: AnyObject, Sendable {
     func exchangeNeedsService()
 }
 
-/// A file segment that the server thread sends with sendfile(2) for a blocked handler.
+/// A file segment that the server thread sends with sendfile(2): for a handler blocked until it
+/// is sent, or, when `ownsDescriptor`, as the end of a response the handler has already left
+/// (the server thread then closes `fd` once it is sent or the connection goes away).
 struct FileJob {
     var fd: Int32
     var offset: Int
     var remaining: Int
+    var ownsDescriptor = false
 }
 
 /// What the server thread collects from an exchange when serviced.
@@ -136,6 +141,7 @@ public final class HTTPExchange: @unchecked Sendable {
         lock.withLock {
             outbox.removeAll(keepingCapacity: true)
             inFlight = 0
+            closeOwnedFileLocked()
             fileJob = nil
             serviceRequested = false
             outputFinished = false
@@ -175,6 +181,7 @@ public final class HTTPExchange: @unchecked Sendable {
             // A close the server wants after the head is out is the connection's decision.
             out.keepAlive = keepAlive
             out.file = fileJob
+            if fileJob?.ownsDescriptor == true { fileJob = nil }  // the connection owns it now
             out.status = responseStatus
             out.bodyBytes = responseBodyBytes
             if continueWanted && !continueSent {
@@ -255,6 +262,7 @@ public final class HTTPExchange: @unchecked Sendable {
     /// The connection is gone: every wait returns, every later send answers `.closed`.
     func connectionClosed() {
         lock.withLock {
+            closeOwnedFileLocked()
             closed = true
             bodyFailed = bodyFailed || !bodyComplete
             owner = nil
@@ -419,6 +427,54 @@ public final class HTTPExchange: @unchecked Sendable {
         return wasClosed ? .closed : .ok
     }
 
+    /// Ends the response with `count` bytes of `fd` from `offset`, sent by the server thread
+    /// with sendfile(2) after whatever is queued, without waiting: the handler is free for its
+    /// next request at once. Takes ownership of `fd` in every case (a dup the caller made; it
+    /// is closed once sent, or when the connection goes away). The exchange must not be
+    /// touched afterwards, like after a final `send`.
+    public func sendFileFinal(fd: Int32, offset: Int, count: Int) -> SendResult {
+        guard !finishedByHandler else {
+            closeDescriptor(fd)
+            return .closed
+        }
+        lock.lock()
+        if closed {
+            lock.unlock()
+            closeDescriptor(fd)
+            return .closed
+        }
+        if !isHeadCommitted { commitHeadLocked(firstBodyCount: count, final: false) }
+        switch framing {
+        case .contentLength, .noBody:
+            break
+        case .chunked, .closeDelimited:
+            // Not reached from the WSGI driver (it commits a Content-Length); kept correct anyway.
+            lock.unlock()
+            let result = sendFile(fd: fd, offset: offset, count: count)
+            closeDescriptor(fd)
+            if result == .ok { finish() }
+            return result
+        }
+        finishedByHandler = true
+        var toSend = dropBody ? 0 : count
+        if case .contentLength = framing {
+            toSend = min(toSend, lengthRemaining)
+            lengthRemaining -= toSend
+        }
+        if toSend > 0 {
+            fileJob = FileJob(fd: fd, offset: offset, remaining: toSend, ownsDescriptor: true)
+            responseBodyBytes += toSend
+        } else {
+            closeDescriptor(fd)
+        }
+        finishBodyLocked()
+        let notify = requestServiceLocked()
+        let target = owner
+        lock.unlock()
+        if notify { target?.exchangeNeedsService() }
+        return .ok
+    }
+
     /// Ends the response. With nothing sent, that is an empty body (or a bare head).
     public func finish() {
         guard !finishedByHandler else { return }
@@ -440,6 +496,13 @@ public final class HTTPExchange: @unchecked Sendable {
     }
 
     // MARK: Private, with `lock` held
+
+    private func closeOwnedFileLocked() {
+        if let job = fileJob, job.ownsDescriptor {
+            closeDescriptor(job.fd)
+            fileJob = nil
+        }
+    }
 
     private func requestServiceLocked() -> Bool {
         if serviceRequested || owner == nil { return false }

@@ -130,6 +130,20 @@ struct ResponseDriver {
             } catch {
                 return .failed("the exchange refused the response head (\(error))", traceback: nil)
             }
+            // The whole file is the rest of the response: the server thread sends a duplicate
+            // of the descriptor on its own, and this worker moves on to its next request.
+            // (A file shorter than its Content-Length must fail here, so it takes the wait.)
+            if declared <= remaining, count > 0 {
+                let duplicate = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+                if duplicate >= 0 {
+                    context.markFinalSent()
+                    if exchange.sendFileFinal(fd: duplicate, offset: Int(offset), count: Int(count)) == .closed {
+                        context.clientGone = true
+                        return .clientGone
+                    }
+                    return .complete
+                }
+            }
             if count > 0 && exchange.sendFile(fd: fd, offset: Int(offset), count: Int(count)) == .closed {
                 context.clientGone = true
                 return .clientGone
