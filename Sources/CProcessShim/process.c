@@ -2,6 +2,9 @@
 #include "CProcessShim.h"
 
 #include <errno.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -124,4 +127,14 @@ size_t CProc_slot_read_request(const CProcSlot *slot, int64_t *start, char *desc
     // A writer that never finishes is a stuck process: report the start time alone.
     *start = __atomic_load_n(&slot->start, __ATOMIC_RELAXED);
     return 0;
+}
+
+int CProc_tune_malloc(int trim_threshold, int mmap_threshold) {
+#if defined(__GLIBC__)
+    return mallopt(M_TRIM_THRESHOLD, trim_threshold) && mallopt(M_MMAP_THRESHOLD, mmap_threshold);
+#else
+    (void)trim_threshold;
+    (void)mmap_threshold;
+    return 0;
+#endif
 }

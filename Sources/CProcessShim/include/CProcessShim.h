@@ -77,6 +77,12 @@ uint64_t CProc_slot_served(const CProcSlot *slot);
 /// Copies a consistent (start, description) pair; returns the description's length (<= cap).
 size_t CProc_slot_read_request(const CProcSlot *slot, int64_t *start, char *description, size_t cap);
 
+// MARK: Allocator
+
+/// mallopt(M_TRIM_THRESHOLD) and mallopt(M_MMAP_THRESHOLD) where glibc has them (malloc.h is
+/// not in Swift's Glibc module); returns 0 when either failed or is unavailable.
+int CProc_tune_malloc(int trim_threshold, int mmap_threshold);
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,6 +24,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     private var ownBytesInOutput = 0
     private var scratch: [UInt8] = []
     private var pendingFile: FileJob?
+    private var pendingBody: BorrowedBody?
     private let exchange: HTTPExchange
     private let timer = Timer()
     private var timerKind: ArmedTimer = .none
@@ -158,6 +159,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             }
         }
         if let file = out.file, pendingFile == nil { pendingFile = file }
+        if let body = out.borrowed { pendingBody = body }
         responseFinished = out.finished
         responseKeepAlive = out.keepAlive
         responseAborted = out.aborted
@@ -409,6 +411,40 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
 
     // MARK: Writing
 
+    /// Writes the lent body; true once it is all out (and given back). False when the socket is
+    /// full (the rest waits for writability) or the write failed (the connection is closing).
+    private func flushBorrowedBody() -> Bool {
+        guard var body = pendingBody else { return true }
+        while body.offset < body.count {
+            let n = send(fd, body.base + body.offset, body.count - body.offset, Int32(MSG_NOSIGNAL))
+            if n >= 0 {
+                body.offset += n
+                writeStalled = false
+                continue
+            }
+            switch errno {
+            case EINTR:
+                continue
+            case EAGAIN, EWOULDBLOCK:
+                pendingBody = body
+                loop.rearm(fd: fd, events: .writable)
+                if !writeStalled {
+                    writeStalled = true
+                    timerKind = .none  // forces the write deadline to be armed
+                }
+                return false
+            default:
+                pendingBody = nil
+                body.release()
+                perform(machine.writeFailed())
+                return false
+            }
+        }
+        pendingBody = nil
+        body.release()
+        return true
+    }
+
     private func flushOutput() {
         while outputOffset < output.count {
             let n = output.withUnsafeBytes { bytes in
@@ -439,6 +475,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         }
         output.removeAll(keepingCapacity: true)
         outputOffset = 0
+        if pendingBody != nil && !flushBorrowedBody() { return }
         if var file = pendingFile {
             while file.remaining > 0 {
                 var offset = off_t(file.offset)
@@ -510,7 +547,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         case .rejectAndClose(let status):
             reject(status: status, detail: status == 408 ? "request head not received in time" : "")
         case .linger:
-            if output.count > outputOffset || pendingFile != nil {
+            if output.count > outputOffset || pendingFile != nil || pendingBody != nil {
                 lingerAfterFlush = true
             } else {
                 startLinger()
@@ -583,6 +620,8 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         exchange.connectionClosed()
         if let file = pendingFile, file.ownsDescriptor { closeDescriptor(file.fd) }
         pendingFile = nil
+        pendingBody?.release()
+        pendingBody = nil
         output = []
         scratch = []
         input.deallocate()

@@ -22,6 +22,8 @@ struct ExchangeOutput {
     var aborted = false
     var keepAlive = true
     var file: FileJob?
+    /// The lent rest of the body (after what was collected), handed over once.
+    var borrowed: BorrowedBody?
     var sendContinue = false
     var resumeBody = false
     /// The response's status code (0 until the head is committed), for the access log.
@@ -62,6 +64,7 @@ public final class HTTPExchange: @unchecked Sendable {
     private var outbox: [UInt8] = []
     private var inFlight = 0
     private var fileJob: FileJob?
+    private var borrowed: BorrowedBody?
     private var serviceRequested = false
     private var outputFinished = false
     private var aborted = false
@@ -138,6 +141,11 @@ public final class HTTPExchange: @unchecked Sendable {
         } else if !forwarded.isEmpty {
             forwarded = ForwardedRequest()
         }
+        let lent = lock.withLock { () -> BorrowedBody? in
+            defer { borrowed = nil }
+            return borrowed
+        }
+        lent?.release()  // never expected: a finished response's body was collected
         lock.withLock {
             outbox.removeAll(keepingCapacity: true)
             inFlight = 0
@@ -182,6 +190,8 @@ public final class HTTPExchange: @unchecked Sendable {
             out.keepAlive = keepAlive
             out.file = fileJob
             if fileJob?.ownsDescriptor == true { fileJob = nil }  // the connection owns it now
+            out.borrowed = borrowed
+            borrowed = nil
             out.status = responseStatus
             out.bodyBytes = responseBodyBytes
             if continueWanted && !continueSent {
@@ -261,8 +271,13 @@ public final class HTTPExchange: @unchecked Sendable {
 
     /// The connection is gone: every wait returns, every later send answers `.closed`.
     func connectionClosed() {
-        lock.withLock {
+        let lent = lock.withLock { () -> BorrowedBody? in
             closeOwnedFileLocked()
+            defer { borrowed = nil }
+            return borrowed
+        }
+        lent?.release()
+        lock.withLock {
             closed = true
             bodyFailed = bodyFailed || !bodyComplete
             owner = nil
@@ -471,6 +486,53 @@ public final class HTTPExchange: @unchecked Sendable {
         let notify = requestServiceLocked()
         let target = owner
         lock.unlock()
+        if notify { target?.exchangeNeedsService() }
+        return .ok
+    }
+
+    /// Ends the response with `bytes` as its whole remaining body, lent rather than copied: the
+    /// server thread writes them from where they are and calls `releaser.release(token)` once
+    /// done with them (sent, or the client gone), as does this call when it refuses them. The
+    /// exchange must not be touched afterwards, like after a final `send`.
+    public func sendBorrowedFinal(_ bytes: UnsafeRawBufferPointer, token: OpaquePointer, releaser: BodyReleaser) -> SendResult {
+        guard !finishedByHandler, let base = bytes.baseAddress else {
+            releaser.release(token)
+            return .closed
+        }
+        lock.lock()
+        if closed {
+            lock.unlock()
+            releaser.release(token)
+            return .closed
+        }
+        if !isHeadCommitted { commitHeadLocked(firstBodyCount: bytes.count, final: true) }
+        switch framing {
+        case .contentLength, .noBody:
+            break
+        case .chunked, .closeDelimited:
+            // A final body gets a Content-Length unless the app streamed before; then copy.
+            lock.unlock()
+            let result = send(bytes, final: true)
+            releaser.release(token)
+            return result
+        }
+        finishedByHandler = true
+        var count = dropBody ? 0 : bytes.count
+        if case .contentLength = framing {
+            count = min(count, lengthRemaining)
+            lengthRemaining -= count
+        }
+        var unused = true
+        if count > 0 {
+            borrowed = BorrowedBody(base: base, count: count, token: token, releaser: releaser)
+            responseBodyBytes += count
+            unused = false
+        }
+        finishBodyLocked()
+        let notify = requestServiceLocked()
+        let target = owner
+        lock.unlock()
+        if unused { releaser.release(token) }
         if notify { target?.exchangeNeedsService() }
         return .ok
     }

@@ -90,6 +90,25 @@ struct ResponseDriver {
         }
     }
 
+    /// `sendFinal` for a large body, lent instead of copied: `item` (the reference that keeps
+    /// `data` alive) is handed to `releaser` once the server thread is done with it.
+    func sendFinalLent(_ data: UnsafePointer<CChar>?, _ length: Int, item: OpaquePointer,
+                       releaser: BodyReleaser) -> Completion {
+        do {
+            try context.commitHead()
+        } catch {
+            releaser.release(item)
+            log(.error, "the exchange refused the response head (\(error))", nil)
+            return context.headSent && exchange.isHeadCommitted ? .abort : internalServerError()
+        }
+        context.markFinalSent()
+        if exchange.sendBorrowedFinal(UnsafeRawBufferPointer(start: data, count: length), token: item,
+                                      releaser: releaser) == .closed {
+            log(.info, "client disconnected before the response was complete", nil)
+        }
+        return .finish
+    }
+
     private func stream(_ result: OpaquePointer) -> Outcome {
         guard let iterator = YPy_GetIter(result) else {
             return failure("the application's return value is not iterable")

@@ -5,6 +5,7 @@ import Glibc
 /// The worker threads and the queue that feeds them.
 final class WorkerPool: Sendable {
     private let queue = ExchangeQueue()
+    private let releases = PythonReleaseQueue()
     private let threads: [WorkerThread]
 
     /// Starts `configuration.threads` workers running `application` (borrowed, kept alive by the
@@ -13,7 +14,8 @@ final class WorkerPool: Sendable {
         var threads: [WorkerThread] = []
         for index in 0..<configuration.threads {
             let worker = Worker(
-                index: index, application: application, queue: queue, configuration: configuration)
+                index: index, application: application, queue: queue, releases: releases,
+                configuration: configuration)
             threads.append(WorkerThread(worker))
         }
         self.threads = threads
