@@ -2,6 +2,9 @@
 #include "CProcessShim.h"
 
 #include <errno.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -210,4 +213,14 @@ void CProc_slot_read_metrics(const CProcSlot *slot, CProcMetrics *out) {
     out->connections_open = __atomic_load_n(&m->connections_open, __ATOMIC_RELAXED);
     out->requests_in_flight = __atomic_load_n(&m->requests_in_flight, __ATOMIC_RELAXED);
     out->queue_depth = __atomic_load_n(&m->queue_depth, __ATOMIC_RELAXED);
+}
+
+int CProc_tune_malloc(int trim_threshold, int mmap_threshold) {
+#if defined(__GLIBC__)
+    return mallopt(M_TRIM_THRESHOLD, trim_threshold) && mallopt(M_MMAP_THRESHOLD, mmap_threshold);
+#else
+    (void)trim_threshold;
+    (void)mmap_threshold;
+    return 0;
+#endif
 }

@@ -59,10 +59,24 @@ int ypy_environ_prepare(void) {
     return 0;
 }
 
+// Room for the base, the per-request keys and about twenty header fields: PyDict_Copy clones
+// the base's key table at its size, so a request's insertions rarely resize the copy.
+#define ENVIRON_PRESIZE 40
+
+// Keys every request sets (Environ.build). The base holds them with placeholder values, so a
+// request replaces values in place instead of inserting keys.
+static const YPyEnvironKey per_request_keys[] = {
+    YPY_KEY_REQUEST_METHOD, YPY_KEY_PATH_INFO, YPY_KEY_SERVER_PROTOCOL, YPY_KEY_SERVER_NAME,
+    YPY_KEY_SERVER_PORT, YPY_KEY_REMOTE_ADDR, YPY_KEY_REMOTE_PORT, YPY_KEY_WSGI_INPUT,
+};
+
 PyObject *YPy_EnvironBase(YRequest *request, const char *scriptName, long scriptNameLength,
                           int multithread, int multiprocess) {
-    PyObject *base = PyDict_New();
+    PyObject *base = _PyDict_NewPresized(ENVIRON_PRESIZE);
     if (!base) return NULL;
+    for (size_t i = 0; i < sizeof per_request_keys / sizeof per_request_keys[0]; i++) {
+        if (PyDict_SetItem(base, keys[per_request_keys[i]], empty_str) < 0) goto fail;
+    }
     PyObject *script_name = PyUnicode_DecodeLatin1(scriptName, scriptNameLength, NULL);
     if (!script_name) goto fail;
     int rc = PyDict_SetItem(base, keys[YPY_KEY_SCRIPT_NAME], script_name);
@@ -191,17 +205,21 @@ int YPy_EnvironAddHeader(PyObject *environ, const void *name, long nameLength,
         Py_DECREF(key);
         return -1;
     }
-    PyObject *existing = PyDict_GetItemWithError(environ, key);  // borrowed
-    if (existing) {
+    // One lookup for the common case, a field seen once: SetDefault inserts it. Whether it did
+    // shows in the size (the value may be the shared empty string either way).
+    Py_ssize_t size = PyDict_GET_SIZE(environ);
+    PyObject *existing = PyDict_SetDefault(environ, key, text);  // borrowed
+    int rc = 0;
+    if (!existing) {
+        rc = -1;
+    } else if (PyDict_GET_SIZE(environ) == size) {
         // RFC 9110 §5.3: repeated fields combine with commas; cookies with "; " (RFC 6265 §5.4).
         PyObject *joined = PyUnicode_Concat(existing, is_cookie ? cookie_separator : comma_separator);
         if (joined) PyUnicode_Append(&joined, text);
-        Py_SETREF(text, joined);
-    } else if (PyErr_Occurred()) {
-        Py_CLEAR(text);
+        rc = joined ? PyDict_SetItem(environ, key, joined) : -1;
+        Py_XDECREF(joined);
     }
-    int rc = text ? PyDict_SetItem(environ, key, text) : -1;
-    Py_XDECREF(text);
+    Py_DECREF(text);
     Py_DECREF(key);
     return rc;
 }

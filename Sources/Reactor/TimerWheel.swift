@@ -5,7 +5,11 @@ public protocol TimerTarget: AnyObject {
 
 /// One re-armable deadline, owned by its user (a connection keeps one for its whole life).
 public final class Timer {
-    public weak var target: TimerTarget?
+    /// unowned, not weak: a weak reference gives its target a side table, which sends every
+    /// retain and release of that object (a connection: several per request) down the slow
+    /// path. An owner that goes away while its timer may still be due sets this to nil first;
+    /// a forgotten reset traps on the next fire instead of reading freed memory.
+    public unowned(safe) var target: TimerTarget?
     /// Absolute deadline on the monotonic clock (ms); meaningful only while armed.
     public fileprivate(set) var deadline: Int64 = 0
     public fileprivate(set) var isArmed = false

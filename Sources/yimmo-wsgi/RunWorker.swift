@@ -9,6 +9,7 @@ import Glibc
 /// inherited sockets, serve until SIGTERM/SIGINT (or --max-requests), exit. Threads (the signal
 /// watcher, the WSGI worker threads) start only here too.
 func runWorker(settings: Settings, wsgi: WSGIConfiguration, accessLog: AccessLog?, context: WorkerContext) -> Never {
+    MallocTuning.apply()
     let handler: RequestHandler
     if settings.staticResponse {
         handler = StaticResponder()

@@ -279,4 +279,23 @@ struct EventLoopTests {
         #expect(!timer.isArmed)
         #expect(loop.timers.armedCount == 0)
     }
+
+    /// An owner going away resets its timer's target; a deadline that then passes fires nothing.
+    @Test func dueTimerWithoutTargetFiresNothing() throws {
+        final class Target: TimerTarget, Sendable {
+            let fired = Counter()
+            func timerFired(_ timer: Timer) { fired.increment() }
+        }
+        let loop = try makeLoop()
+        let target = Target()
+        let timer = Timer(target: target)
+        loop.timers.arm(timer, deadline: monotonicNow() + 10)
+        timer.target = nil
+        let deadline = monotonicNow() + 300
+        while monotonicNow() < deadline && loop.timers.armedCount > 0 {
+            try loop.runOnce(maximumWaitMilliseconds: 20)
+        }
+        #expect(loop.timers.armedCount == 0, "the deadline passed and the timer was collected")
+        #expect(target.fired.current == 0)
+    }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import Testing
 import TestSupport
@@ -670,6 +673,125 @@ struct HTTPExchangeFlowTests {
         // Nothing is queued now, so a chunk whose framed size is one byte over high water must
         // answer back-pressure: "3fff8\r\n" + 0x3fff8 bytes + "\r\n" is highWater + 1.
         #expect(exchange.send([UInt8](repeating: 0, count: HTTPExchange.highWater - 8)) == .backpressure)
+    }
+
+    private static func isOpen(_ fd: Int32) -> Bool { fcntl(fd, F_GETFD) != -1 }
+
+    /// A file that ends the response is handed over without waiting: the head carries its
+    /// length, the response is finished, and the descriptor moves to the connection.
+    @Test func finalFileIsHandedOverWithItsDescriptor() throws {
+        let exchange = TestRequest().exchange()
+        try exchange.begin("200 OK")
+        try exchange.header("Content-Length", "4096")  // as the WSGI driver commits it
+        let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        #expect(exchange.sendFileFinal(fd: fd, offset: 7, count: 4096) == .ok)
+        let (bytes, output) = exchange.take()
+        let response = try #require(TestResponse(bytes))
+        #expect(response.value("Content-Length") == "4096")
+        #expect(output.finished && output.keepAlive)
+        let job = try #require(output.file)
+        #expect(job.fd == fd && job.offset == 7 && job.remaining == 4096 && job.ownsDescriptor)
+        #expect(exchange.take().output.file == nil, "handed over once: the connection owns it now")
+        exchange.connectionClosed()
+        #expect(Self.isOpen(fd), "the exchange no longer closes what it handed over")
+        close(fd)
+    }
+
+    @Test func finalFileNotYetCollectedIsClosedWithTheConnection() throws {
+        let exchange = TestRequest().exchange()
+        try exchange.begin("200 OK")
+        try exchange.header("Content-Length", "10")
+        let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        #expect(exchange.sendFileFinal(fd: fd, offset: 0, count: 10) == .ok)
+        exchange.connectionClosed()
+        #expect(!Self.isOpen(fd))
+    }
+
+    @Test func finalFileAfterTheClientLeftIsClosedAtOnce() throws {
+        let exchange = TestRequest().exchange()
+        try exchange.begin("200 OK")
+        exchange.connectionClosed()
+        let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        #expect(exchange.sendFileFinal(fd: fd, offset: 0, count: 10) == .closed)
+        #expect(!Self.isOpen(fd))
+    }
+
+    @Test func finalFileForAHeadRequestSendsNoBody() throws {
+        let exchange = TestRequest(method: "HEAD").exchange()
+        try exchange.begin("200 OK")
+        try exchange.header("Content-Length", "10")
+        let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        #expect(exchange.sendFileFinal(fd: fd, offset: 0, count: 10) == .ok)
+        let output = exchange.take().output
+        #expect(output.file == nil && output.finished)
+        #expect(!Self.isOpen(fd))
+    }
+
+    /// Counts what a lent body's owner gets back.
+    final class RecordingReleaser: BodyReleaser {
+        let released = Counter()
+        func release(_ token: OpaquePointer) { released.increment() }
+    }
+
+    private static var token: OpaquePointer { OpaquePointer(bitPattern: 0x1000)! }
+
+    /// A large final body is lent, not copied: the head is queued, the body is handed over
+    /// once, and it is given back only by whoever holds it last.
+    @Test func lentBodyIsHandedOverWithoutACopy() throws {
+        let exchange = TestRequest().exchange()
+        try exchange.begin("200 OK")
+        let body = [UInt8](repeating: 7, count: 100_000)
+        let releaser = RecordingReleaser()
+        let result = body.withUnsafeBytes { exchange.sendBorrowedFinal($0, token: Self.token, releaser: releaser) }
+        #expect(result == .ok)
+        let (bytes, output) = exchange.take()
+        let response = try #require(TestResponse(bytes))
+        #expect(response.value("Content-Length") == "100000")
+        #expect(response.body.isEmpty, "the body is not in the outbox")
+        #expect(output.finished && output.bodyBytes == 100_000)
+        let lent = try #require(output.borrowed)
+        #expect(lent.count == 100_000 && lent.offset == 0)
+        body.withUnsafeBytes { #expect(lent.base == $0.baseAddress!) }
+        #expect(exchange.take().output.borrowed == nil, "handed over once")
+        exchange.connectionClosed()
+        #expect(releaser.released.current == 0, "the connection holds it now")
+        lent.release()
+        #expect(releaser.released.current == 1)
+    }
+
+    @Test func lentBodyNotYetCollectedIsReleasedWithTheConnection() throws {
+        let exchange = TestRequest().exchange()
+        try exchange.begin("200 OK")
+        let releaser = RecordingReleaser()
+        let body = [UInt8](repeating: 1, count: 50_000)
+        #expect(body.withUnsafeBytes { exchange.sendBorrowedFinal($0, token: Self.token, releaser: releaser) } == .ok)
+        exchange.connectionClosed()
+        #expect(releaser.released.current == 1)
+    }
+
+    @Test(arguments: ["gone", "HEAD", "shorter Content-Length"])
+    func lentBodyNotSentIsReleasedAtOnceOrCut(case name: String) throws {
+        let exchange = TestRequest(method: name == "HEAD" ? "HEAD" : "GET").exchange()
+        try exchange.begin("200 OK")
+        if name == "shorter Content-Length" { try exchange.header("Content-Length", "10") }
+        if name == "gone" { exchange.connectionClosed() }
+        let releaser = RecordingReleaser()
+        let body = [UInt8](repeating: 1, count: 50_000)
+        let result = body.withUnsafeBytes { exchange.sendBorrowedFinal($0, token: Self.token, releaser: releaser) }
+        switch name {
+        case "gone":
+            #expect(result == .closed)
+            #expect(releaser.released.current == 1)
+        case "HEAD":
+            #expect(result == .ok)
+            #expect(releaser.released.current == 1)
+            #expect(exchange.take().output.borrowed == nil)
+        default:
+            // Only what the application announced goes out; the rest stays unsent.
+            let lent = try #require(exchange.take().output.borrowed)
+            #expect(lent.count == 10)
+            #expect(releaser.released.current == 0)
+        }
     }
 
     @Test func waitForDrainReturnsAtOnceWhenLittleIsQueued() throws {

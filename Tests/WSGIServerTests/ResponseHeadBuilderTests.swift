@@ -111,4 +111,27 @@ struct ResponseHeadBuilderTests {
         #expect(builder.bytes == before)
         #expect(builder.statusCode == 200)
     }
+
+    /// Names one letter away from a hop-by-hop or framing name, at the same length, are the
+    /// application's own headers and pass through.
+    @Test(arguments: [
+        "Tf", "Data", "Serve1", "Trailex", "Upgradz", "Trailerz", "Connectiox", "Keep-Alivx",
+        "Content-Lengtx", "Transfer-Encodinx", "Proxy-Authenticatx", "Proxy-Authorizatiox",
+    ])
+    func nearMissNamesAreKept(name: String) throws {
+        var builder = ResponseHeadBuilder()
+        try builder.begin("200 OK")
+        try builder.add(name, "v")
+        #expect(builder.text == "HTTP/1.1 200 OK\r\n\(name): v\r\n")
+        #expect(builder.contentLength == nil && !builder.connectionClose && !builder.hasDate && !builder.hasServer)
+    }
+
+    @Test(arguments: ["tE", "tRaIlEr", "UPGRADE", "TRAILERS", "KEEP-ALIVE", "transfer-ENCODING",
+                      "Proxy-AUTHENTICATE", "proxy-authorization"])
+    func hopByHopNamesAreDroppedInAnyCase(name: String) throws {
+        var builder = ResponseHeadBuilder()
+        try builder.begin("200 OK")
+        try builder.add(name, "v")
+        #expect(builder.text == "HTTP/1.1 200 OK\r\n")
+    }
 }

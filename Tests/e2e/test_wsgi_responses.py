@@ -198,3 +198,47 @@ def test_slow_request_does_not_hold_up_fast_ones(start_server):
     assert max(elapsed for _, elapsed in fast) < 2.0, fast
     t.join(10)
     assert slow_result["resp"].body == b"slow"
+
+
+def _lent_alive(server):
+    return json.loads(server.request("GET", "/lent-stats").body)["alive"]
+
+
+@pytest.mark.parametrize("size", [40_000, 1 << 20])
+def test_lent_body_arrives_whole_and_is_freed(responses, size):
+    resp = responses.request("GET", f"/lent?n={size}")
+    assert resp.status == 200
+    assert resp.header("Content-Length") == str(size)
+    assert resp.body == b"z" * size
+    # Freed by a worker before it serves the next request (this one).
+    assert _lent_alive(responses) == 0
+
+
+def test_lent_bodies_of_clients_that_vanish_are_freed(responses):
+    """Clients that read a few bytes of a 1 MiB lent body and close: the server drops each
+    body when the connection goes, and a worker frees it; nothing accumulates."""
+    for _ in range(40):
+        s = socket.create_connection((responses.host, responses.port), timeout=5)
+        s.sendall(request_bytes("GET", "/lent"))
+        assert s.recv(4096).startswith(b"HTTP/1.1 200 OK")
+        s.close()
+    deadline = time.monotonic() + 10
+    alive = _lent_alive(responses)
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = _lent_alive(responses)
+    assert alive == 0
+    assert responses.request("GET", "/fast").body == b"fast"
+
+
+def test_many_lent_bodies_on_keep_alive_connections(responses):
+    conns = [responses.connect() for _ in range(8)]
+    for _ in range(5):
+        for c in conns:
+            c.send(request_bytes("GET", "/lent?n=300000"))
+        for c in conns:
+            resp = c.read_response()
+            assert resp.status == 200 and resp.body == b"z" * 300000
+    for c in conns:
+        c.close()
+    assert _lent_alive(responses) == 0

@@ -135,6 +135,12 @@ void CProc_slot_set_queue_depth(CProcSlot *slot, int64_t value);
 /// different instants; each counter on its own never goes backwards).
 void CProc_slot_read_metrics(const CProcSlot *slot, CProcMetrics *out);
 
+// MARK: Allocator
+
+/// mallopt(M_TRIM_THRESHOLD) and mallopt(M_MMAP_THRESHOLD) where glibc has them (malloc.h is
+/// not in Swift's Glibc module); returns 0 when either failed or is unavailable.
+int CProc_tune_malloc(int trim_threshold, int mmap_threshold);
+
 #ifdef __cplusplus
 }
 #endif

@@ -44,6 +44,7 @@ public final class AccessLog: TimerTarget {
     }
 
     deinit {
+        timer.target = nil  // see Timer.target
         flush()
         if ownsDescriptor { close(fd) }
     }

@@ -10,7 +10,9 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     // a connection solely through `exchangeNeedsService`, which posts it to the loop.
 
     let fd: Int32
-    private unowned let server: HTTPServer  // unowned: the server outlives its connections
+    // unowned(unsafe): no reference counting on every use; the server owns its connections'
+    // table and lives until the process exits, so it outlives each of them.
+    private unowned(unsafe) let server: HTTPServer
     private let loop: EventLoop
     private var machine = ConnectionStateMachine()
     private var parser: RequestParser
@@ -22,6 +24,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     private var ownBytesInOutput = 0
     private var scratch: [UInt8] = []
     private var pendingFile: FileJob?
+    private var pendingBody: BorrowedBody?
     private let exchange: HTTPExchange
     private let timer = Timer()
     private var timerKind: ArmedTimer = .none
@@ -166,6 +169,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             }
         }
         if let file = out.file, pendingFile == nil { pendingFile = file }
+        if let body = out.borrowed { pendingBody = body }
         responseFinished = out.finished
         responseKeepAlive = out.keepAlive
         responseAborted = out.aborted
@@ -195,13 +199,24 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
 
     // MARK: Reading
 
+    /// Room to read into: a request head fits a page; a body coming in is read up to 64 KiB at
+    /// a time (a 64 KiB upload was sixteen recv calls at 4 KiB). The buffer is freed again once
+    /// the connection is idle.
+    private var readSize: Int {
+        guard machine.state == .handling, !machine.bodyComplete else { return 4096 }
+        if bodyIsChunked { return Self.bodyReadSize }
+        return min(Self.bodyReadSize, max(4096, bodyRemaining))
+    }
+
+    private static let bodyReadSize = 64 * 1024
+
     private func readInput() {
         while readable && !bodyPaused && !inputBlockedByPipeline && machine.state != .closed {
             if machine.state == .handling && machine.bodyComplete && input.count >= Self.pipelineBufferLimit {
                 inputBlockedByPipeline = true
                 return
             }
-            guard input.reserveFree(4096) else {
+            guard input.reserveFree(readSize) else {
                 // Only reachable past every parser limit; the parser reports it first.
                 perform(machine.headRejected(status: 431))
                 return
@@ -297,19 +312,22 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             reject(status: error.status, detail: error.reason)
             return false
         case .complete(let headLength):
-            let request = parser.request
-            if case .length(let n) = request.framing, let limit = server.configuration.maxBody, n > limit {
+            // Read off what is needed now, not a copy of the request: a copy alive across
+            // `parser.reset()` would make the reset reallocate the header storage.
+            let framing = parser.request.framing
+            let expectContinue = parser.request.expectContinue
+            if case .length(let n) = framing, let limit = server.configuration.maxBody, n > limit {
                 reject(status: 413, detail: "body exceeds \(limit) bytes")
                 return false
             }
-            exchange.prepare(request: request, head: UnsafeRawBufferPointer(rebasing: input.readable[0..<headLength]),
+            exchange.prepare(request: parser.request, head: UnsafeRawBufferPointer(rebasing: input.readable[0..<headLength]),
                              trusted: exchange.connection.trustsForwarded ? server.configuration.forwardedAllowIPs : nil)
             input.consume(headLength)
             parser.reset()
             bodyReceived = 0
             drained = 0
             bodyPaused = false
-            switch request.framing {
+            switch framing {
             case .none:
                 bodyRemaining = 0
                 bodyIsChunked = false
@@ -324,12 +342,12 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             let bodyComplete = !bodyIsChunked && bodyRemaining == 0
             let lastRequest = server.requestStarted(self)
             if machine.shuttingDown || machine.serverStopping || lastRequest { exchange.requestClose() }
-            awaitingContinue = request.expectContinue && !bodyComplete
+            awaitingContinue = expectContinue && !bodyComplete
             exchangeActive = true
             responseFinished = false
             responseAborted = false
             _ = machine.headParsed(bodyComplete: bodyComplete)
-            server.handler.handle(exchange)
+            server.handOff(exchange)
             return true
         }
     }
@@ -416,6 +434,40 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
 
     // MARK: Writing
 
+    /// Writes the lent body; true once it is all out (and given back). False when the socket is
+    /// full (the rest waits for writability) or the write failed (the connection is closing).
+    private func flushBorrowedBody() -> Bool {
+        guard var body = pendingBody else { return true }
+        while body.offset < body.count {
+            let n = send(fd, body.base + body.offset, body.count - body.offset, Int32(MSG_NOSIGNAL))
+            if n >= 0 {
+                body.offset += n
+                writeStalled = false
+                continue
+            }
+            switch errno {
+            case EINTR:
+                continue
+            case EAGAIN, EWOULDBLOCK:
+                pendingBody = body
+                loop.rearm(fd: fd, events: .writable)
+                if !writeStalled {
+                    writeStalled = true
+                    timerKind = .none  // forces the write deadline to be armed
+                }
+                return false
+            default:
+                pendingBody = nil
+                body.release()
+                perform(machine.writeFailed())
+                return false
+            }
+        }
+        pendingBody = nil
+        body.release()
+        return true
+    }
+
     private func flushOutput() {
         while outputOffset < output.count {
             let n = output.withUnsafeBytes { bytes in
@@ -446,6 +498,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         }
         output.removeAll(keepingCapacity: true)
         outputOffset = 0
+        if pendingBody != nil && !flushBorrowedBody() { return }
         if var file = pendingFile {
             while file.remaining > 0 {
                 var offset = off_t(file.offset)
@@ -468,11 +521,13 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                     return
                 }
                 pendingFile = nil
+                if file.ownsDescriptor { closeDescriptor(file.fd) }
                 exchange.fileJobDone()
                 perform(machine.writeFailed())
                 return
             }
             pendingFile = nil
+            if file.ownsDescriptor { closeDescriptor(file.fd) }
             if file.remaining > 0 { exchange.abort() }
             exchange.fileJobDone()
         }
@@ -517,7 +572,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         case .rejectAndClose(let status):
             reject(status: status, detail: status == 408 ? "request head not received in time" : "")
         case .linger:
-            if output.count > outputOffset || pendingFile != nil {
+            if output.count > outputOffset || pendingFile != nil || pendingBody != nil {
                 lingerAfterFlush = true
             } else {
                 startLinger()
@@ -558,7 +613,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         timerKind = .none
         readable = true
         while readable {
-            guard input.reserveFree(4096) else { break }
+            guard input.reserveFree(readSize) else { break }
             let free = input.free
             let n = recv(fd, free.baseAddress, free.count, 0)
             if n > 0 {
@@ -581,6 +636,9 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         isClosed = true
         _ = machine.peerClosed()
         loop.timers.cancel(timer)
+        // The timer may already be collected as due in this iteration (the server's shutdown
+        // timer closes connections from the same batch): without a target it fires into nothing.
+        timer.target = nil
         loop.deregister(fd: fd)
         closeDescriptor(fd)
         if exchangeActive {
@@ -588,6 +646,10 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             server.requestFinished(self)
         }
         exchange.connectionClosed()
+        if let file = pendingFile, file.ownsDescriptor { closeDescriptor(file.fd) }
+        pendingFile = nil
+        pendingBody?.release()
+        pendingBody = nil
         output = []
         scratch = []
         input.deallocate()

@@ -1,14 +1,19 @@
+import Reactor
+
 /// The connection side of an exchange: told when the handler produced output, finished,
 /// wants `100 Continue`, or freed room in the request body buffer. Called from any thread.
 protocol ExchangeOwner: AnyObject, Sendable {
     func exchangeNeedsService()
 }
 
-/// A file segment that the server thread sends with sendfile(2) for a blocked handler.
+/// A file segment that the server thread sends with sendfile(2): for a handler blocked until it
+/// is sent, or, when `ownsDescriptor`, as the end of a response the handler has already left
+/// (the server thread then closes `fd` once it is sent or the connection goes away).
 struct FileJob {
     var fd: Int32
     var offset: Int
     var remaining: Int
+    var ownsDescriptor = false
 }
 
 /// What the server thread collects from an exchange when serviced.
@@ -17,6 +22,8 @@ struct ExchangeOutput {
     var aborted = false
     var keepAlive = true
     var file: FileJob?
+    /// The lent rest of the body (after what was collected), handed over once.
+    var borrowed: BorrowedBody?
     var sendContinue = false
     var resumeBody = false
     /// The response's status code (0 until the head is committed), for the access log.
@@ -57,6 +64,7 @@ public final class HTTPExchange: @unchecked Sendable {
     private var outbox: [UInt8] = []
     private var inFlight = 0
     private var fileJob: FileJob?
+    private var borrowed: BorrowedBody?
     private var serviceRequested = false
     private var outputFinished = false
     private var aborted = false
@@ -133,9 +141,15 @@ public final class HTTPExchange: @unchecked Sendable {
         } else if !forwarded.isEmpty {
             forwarded = ForwardedRequest()
         }
+        let lent = lock.withLock { () -> BorrowedBody? in
+            defer { borrowed = nil }
+            return borrowed
+        }
+        lent?.release()  // never expected: a finished response's body was collected
         lock.withLock {
             outbox.removeAll(keepingCapacity: true)
             inFlight = 0
+            closeOwnedFileLocked()
             fileJob = nil
             serviceRequested = false
             outputFinished = false
@@ -175,6 +189,9 @@ public final class HTTPExchange: @unchecked Sendable {
             // A close the server wants after the head is out is the connection's decision.
             out.keepAlive = keepAlive
             out.file = fileJob
+            if fileJob?.ownsDescriptor == true { fileJob = nil }  // the connection owns it now
+            out.borrowed = borrowed
+            borrowed = nil
             out.status = responseStatus
             out.bodyBytes = responseBodyBytes
             if continueWanted && !continueSent {
@@ -254,6 +271,12 @@ public final class HTTPExchange: @unchecked Sendable {
 
     /// The connection is gone: every wait returns, every later send answers `.closed`.
     func connectionClosed() {
+        let lent = lock.withLock { () -> BorrowedBody? in
+            closeOwnedFileLocked()
+            defer { borrowed = nil }
+            return borrowed
+        }
+        lent?.release()
         lock.withLock {
             closed = true
             bodyFailed = bodyFailed || !bodyComplete
@@ -419,6 +442,101 @@ public final class HTTPExchange: @unchecked Sendable {
         return wasClosed ? .closed : .ok
     }
 
+    /// Ends the response with `count` bytes of `fd` from `offset`, sent by the server thread
+    /// with sendfile(2) after whatever is queued, without waiting: the handler is free for its
+    /// next request at once. Takes ownership of `fd` in every case (a dup the caller made; it
+    /// is closed once sent, or when the connection goes away). The exchange must not be
+    /// touched afterwards, like after a final `send`.
+    public func sendFileFinal(fd: Int32, offset: Int, count: Int) -> SendResult {
+        guard !finishedByHandler else {
+            closeDescriptor(fd)
+            return .closed
+        }
+        lock.lock()
+        if closed {
+            lock.unlock()
+            closeDescriptor(fd)
+            return .closed
+        }
+        if !isHeadCommitted { commitHeadLocked(firstBodyCount: count, final: false) }
+        switch framing {
+        case .contentLength, .noBody:
+            break
+        case .chunked, .closeDelimited:
+            // Not reached from the WSGI driver (it commits a Content-Length); kept correct anyway.
+            lock.unlock()
+            let result = sendFile(fd: fd, offset: offset, count: count)
+            closeDescriptor(fd)
+            if result == .ok { finish() }
+            return result
+        }
+        finishedByHandler = true
+        var toSend = dropBody ? 0 : count
+        if case .contentLength = framing {
+            toSend = min(toSend, lengthRemaining)
+            lengthRemaining -= toSend
+        }
+        if toSend > 0 {
+            fileJob = FileJob(fd: fd, offset: offset, remaining: toSend, ownsDescriptor: true)
+            responseBodyBytes += toSend
+        } else {
+            closeDescriptor(fd)
+        }
+        finishBodyLocked()
+        let notify = requestServiceLocked()
+        let target = owner
+        lock.unlock()
+        if notify { target?.exchangeNeedsService() }
+        return .ok
+    }
+
+    /// Ends the response with `bytes` as its whole remaining body, lent rather than copied: the
+    /// server thread writes them from where they are and calls `releaser.release(token)` once
+    /// done with them (sent, or the client gone), as does this call when it refuses them. The
+    /// exchange must not be touched afterwards, like after a final `send`.
+    public func sendBorrowedFinal(_ bytes: UnsafeRawBufferPointer, token: OpaquePointer, releaser: BodyReleaser) -> SendResult {
+        guard !finishedByHandler, let base = bytes.baseAddress else {
+            releaser.release(token)
+            return .closed
+        }
+        lock.lock()
+        if closed {
+            lock.unlock()
+            releaser.release(token)
+            return .closed
+        }
+        if !isHeadCommitted { commitHeadLocked(firstBodyCount: bytes.count, final: true) }
+        switch framing {
+        case .contentLength, .noBody:
+            break
+        case .chunked, .closeDelimited:
+            // A final body gets a Content-Length unless the app streamed before; then copy.
+            lock.unlock()
+            let result = send(bytes, final: true)
+            releaser.release(token)
+            return result
+        }
+        finishedByHandler = true
+        var count = dropBody ? 0 : bytes.count
+        if case .contentLength = framing {
+            count = min(count, lengthRemaining)
+            lengthRemaining -= count
+        }
+        var unused = true
+        if count > 0 {
+            borrowed = BorrowedBody(base: base, count: count, token: token, releaser: releaser)
+            responseBodyBytes += count
+            unused = false
+        }
+        finishBodyLocked()
+        let notify = requestServiceLocked()
+        let target = owner
+        lock.unlock()
+        if unused { releaser.release(token) }
+        if notify { target?.exchangeNeedsService() }
+        return .ok
+    }
+
     /// Ends the response. With nothing sent, that is an empty body (or a bare head).
     public func finish() {
         guard !finishedByHandler else { return }
@@ -440,6 +558,13 @@ public final class HTTPExchange: @unchecked Sendable {
     }
 
     // MARK: Private, with `lock` held
+
+    private func closeOwnedFileLocked() {
+        if let job = fileJob, job.ownsDescriptor {
+            closeDescriptor(job.fd)
+            fileJob = nil
+        }
+    }
 
     private func requestServiceLocked() -> Bool {
         if serviceRequested || owner == nil { return false }

@@ -20,6 +20,7 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
     public private(set) var requestsStarted = 0
     private var stopping = false
     private let shutdownTimer = Timer()
+    private let handOffWake: HandOffWake
     private var shutdownPosted = false
     /// Set before `run()`; nil means no access log.
     public var accessLog: AccessLog? {
@@ -59,6 +60,7 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
     public init(configuration: ServerConfiguration, handler: RequestHandler, backend: any ReadinessBackend) throws(SyscallError) {
         self.configuration = configuration
         self.handler = handler
+        handOffWake = HandOffWake(handler: handler)
         loop = try EventLoop(backend: backend)
         shutdownTimer.target = self
     }
@@ -271,6 +273,12 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
             return true
         }
         return false
+    }
+
+    /// Gives a parsed request to the handler; its threads are woken after the current batch.
+    func handOff(_ exchange: HTTPExchange) {
+        handler.enqueue(exchange)
+        handOffWake.schedule(on: loop)
     }
 
     func requestFinished(_ connection: Connection) {

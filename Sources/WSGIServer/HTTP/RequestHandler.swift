@@ -5,6 +5,16 @@
 /// it answers through the exchange, from any thread, and ends with `finish()` or `abort()`.
 public protocol RequestHandler: AnyObject, Sendable {
     func handle(_ exchange: HTTPExchange)
+    /// Like `handle`, but a handler with threads may hold back waking them until
+    /// `wakeForQueued()`: the server calls that once after each batch of events, so a batch of
+    /// requests costs one wake-up (and one context switch on a shared core), not one each.
+    func enqueue(_ exchange: HTTPExchange)
+    func wakeForQueued()
+}
+
+extension RequestHandler {
+    public func enqueue(_ exchange: HTTPExchange) { handle(exchange) }
+    public func wakeForQueued() {}
 }
 
 /// Facts about one accepted connection that a handler reports in its environment.

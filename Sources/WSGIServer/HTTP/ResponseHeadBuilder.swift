@@ -108,14 +108,13 @@ struct ResponseHeadBuilder {
     /// Adds the server's own headers and the blank line.
     mutating func complete(framing: ResponseFraming, keepAlive: Bool, http10: Bool) {
         if !hasServer {
-            Self.append("Server: ", to: &bytes)
-            Self.append(YimmoVersion.serverHeader, to: &bytes)
-            Self.append("\r\n", to: &bytes)
+            bytes.append(contentsOf: Self.serverLine)
         }
         if !hasDate {
-            Self.append("Date: ", to: &bytes)
+            bytes.append(contentsOf: Self.datePrefix)
             HTTPDate.append(to: &bytes)
-            Self.append("\r\n", to: &bytes)
+            bytes.append(13)
+            bytes.append(10)
         }
         switch framing {
         case .contentLength(let n):
@@ -135,22 +134,34 @@ struct ResponseHeadBuilder {
         Self.append("\r\n", to: &bytes)
     }
 
-    private static let hopByHopNames: [StaticString] = [
-        "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
-        "transfer-encoding", "upgrade",
-    ]
+    private static let serverLine = Array("Server: \(YimmoVersion.serverHeader)\r\n".utf8)
+    private static let datePrefix = Array("Date: ".utf8)
 
     private enum SpecialHeader { case connection, other, contentLength, date, server, none }
 
+    /// Dispatches on the length first: most application headers match no special name, and
+    /// then cost one switch instead of twelve case-insensitive comparisons.
     private static func hopByHop(_ name: UnsafeRawBufferPointer) -> SpecialHeader {
-        if HTTPBytes.equalsIgnoringCase(name, "content-length") { return .contentLength }
-        if HTTPBytes.equalsIgnoringCase(name, "connection") { return .connection }
-        if HTTPBytes.equalsIgnoringCase(name, "date") { return .date }
-        if HTTPBytes.equalsIgnoringCase(name, "server") { return .server }
-        for hop in hopByHopNames where HTTPBytes.equalsIgnoringCase(name, hop) {
-            return .other
+        func match(_ candidate: StaticString, _ kind: SpecialHeader) -> SpecialHeader {
+            HTTPBytes.equalsIgnoringCase(name, candidate) ? kind : .none
         }
-        return .none
+        switch name.count {
+        case 2: return match("te", .other)
+        case 4: return match("date", .date)
+        case 6: return match("server", .server)
+        case 7:
+            let kind = match("trailer", .other)
+            return kind == .none ? match("upgrade", .other) : kind
+        case 8: return match("trailers", .other)
+        case 10:
+            let kind = match("connection", .connection)
+            return kind == .none ? match("keep-alive", .other) : kind
+        case 14: return match("content-length", .contentLength)
+        case 17: return match("transfer-encoding", .other)
+        case 18: return match("proxy-authenticate", .other)
+        case 19: return match("proxy-authorization", .other)
+        default: return .none
+        }
     }
 
     static func append(_ text: String, to buffer: inout [UInt8]) {

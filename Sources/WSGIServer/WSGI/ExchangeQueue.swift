@@ -3,9 +3,10 @@ import Glibc
 #endif
 
 /// The hand-off from the server thread to the workers: a FIFO under a mutex and condition
-/// variable. Pushing signals only when a worker is actually waiting, so a busy pool costs the
-/// server thread no wake-up syscall per request. With `--metrics-bind` its length is published
-/// as the queue-depth gauge, stored under the mutex by whichever thread changed it.
+/// variable. Waking signals only when a worker is actually waiting, so a busy pool costs the
+/// server thread no wake-up syscall per request; `push(_:wake: false)` leaves the wake-up to one
+/// `wakeForQueued()` per batch of pushes. With `--metrics-bind` its length is published as the
+/// queue-depth gauge, stored under the mutex by whichever thread changed it.
 final class ExchangeQueue: @unchecked Sendable {  // all mutable state is guarded by `mutex`
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -29,8 +30,9 @@ final class ExchangeQueue: @unchecked Sendable {  // all mutable state is guarde
         mutex.deallocate()
     }
 
-    /// Queues an exchange; false once the queue is closed. Never blocks for long.
-    func push(_ exchange: HTTPExchange) -> Bool {
+    /// Queues an exchange; false once the queue is closed. Never blocks for long. With `wake`
+    /// false no waiting worker is signalled: the caller must call `wakeForQueued()` soon.
+    func push(_ exchange: HTTPExchange, wake: Bool = true) -> Bool {
         pthread_mutex_lock(mutex)
         guard !closed else {
             pthread_mutex_unlock(mutex)
@@ -40,10 +42,18 @@ final class ExchangeQueue: @unchecked Sendable {  // all mutable state is guarde
         ring[(head + count) % ring.count] = exchange
         count += 1
         depthGauge?.setQueueDepth(count)
-        let wake = waiting > 0
+        let signal = wake && waiting > 0
         pthread_mutex_unlock(mutex)
-        if wake { pthread_cond_signal(condition) }
+        if signal { pthread_cond_signal(condition) }
         return true
+    }
+
+    /// Wakes as many waiting workers as there are queued exchanges (at most).
+    func wakeForQueued() {
+        pthread_mutex_lock(mutex)
+        let wanted = min(count, waiting)
+        pthread_mutex_unlock(mutex)
+        for _ in 0..<wanted { pthread_cond_signal(condition) }
     }
 
     /// The next exchange, waiting for one; nil once the queue is closed and empty.
@@ -70,6 +80,13 @@ final class ExchangeQueue: @unchecked Sendable {  // all mutable state is guarde
         depthGauge = slot
         slot.setQueueDepth(count)
         pthread_mutex_unlock(mutex)
+    }
+
+    /// Workers asleep in `pop()`, or woken and not yet running.
+    var waitingWorkers: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return waiting
     }
 
     /// Refuses new exchanges; workers drain what is queued, then pop() returns nil.

@@ -41,6 +41,12 @@ final class RequestContext {
         return exchange.send(bytes, final: final)
     }
 
+    /// The response was ended outside `send` (a file handed to the server thread): from now
+    /// on the exchange may be reused by the connection and must not be touched.
+    func markFinalSent() {
+        finalSent = true
+    }
+
     func end() {
         exchange = nil
     }

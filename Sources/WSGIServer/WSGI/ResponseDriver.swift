@@ -90,6 +90,25 @@ struct ResponseDriver {
         }
     }
 
+    /// `sendFinal` for a large body, lent instead of copied: `item` (the reference that keeps
+    /// `data` alive) is handed to `releaser` once the server thread is done with it.
+    func sendFinalLent(_ data: UnsafePointer<CChar>?, _ length: Int, item: OpaquePointer,
+                       releaser: BodyReleaser) -> Completion {
+        do {
+            try context.commitHead()
+        } catch {
+            releaser.release(item)
+            log(.error, "the exchange refused the response head (\(error))", nil)
+            return context.headSent && exchange.isHeadCommitted ? .abort : internalServerError()
+        }
+        context.markFinalSent()
+        if exchange.sendBorrowedFinal(UnsafeRawBufferPointer(start: data, count: length), token: item,
+                                      releaser: releaser) == .closed {
+            log(.info, "client disconnected before the response was complete", nil)
+        }
+        return .finish
+    }
+
     private func stream(_ result: OpaquePointer) -> Outcome {
         guard let iterator = YPy_GetIter(result) else {
             return failure("the application's return value is not iterable")
@@ -129,6 +148,20 @@ struct ResponseDriver {
                 try context.commitHead(contentLength: declared >= 0 ? nil : Int(count))
             } catch {
                 return .failed("the exchange refused the response head (\(error))", traceback: nil)
+            }
+            // The whole file is the rest of the response: the server thread sends a duplicate
+            // of the descriptor on its own, and this worker moves on to its next request.
+            // (A file shorter than its Content-Length must fail here, so it takes the wait.)
+            if declared <= remaining, count > 0 {
+                let duplicate = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+                if duplicate >= 0 {
+                    context.markFinalSent()
+                    if exchange.sendFileFinal(fd: duplicate, offset: Int(offset), count: Int(count)) == .closed {
+                        context.clientGone = true
+                        return .clientGone
+                    }
+                    return .complete
+                }
             }
             if count > 0 && exchange.sendFile(fd: fd, offset: Int(offset), count: Int(count)) == .closed {
                 context.clientGone = true

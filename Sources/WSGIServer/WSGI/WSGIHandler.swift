@@ -20,6 +20,16 @@ public final class WSGIHandler: RequestHandler {
         pool.publishQueueDepth(to: slot)
     }
 
+    public func enqueue(_ exchange: HTTPExchange) {
+        if !pool.submit(exchange, wake: false) {
+            Self.refuse(exchange)
+        }
+    }
+
+    public func wakeForQueued() {
+        pool.wakeForQueued()
+    }
+
     /// Stops taking requests, lets the workers finish the queued ones, and joins them.
     public func shutdown() {
         pool.shutdown()

@@ -8,10 +8,17 @@ final class Worker: @unchecked Sendable {  // touched only by its own thread onc
     private let application: OpaquePointer
     private let queue: ExchangeQueue
     private let configuration: WSGIConfiguration
+    private let releases: PythonReleaseQueue
+
+    /// A body at least this large is written from the app's `bytes` rather than a copy: below
+    /// it the copy costs less than handing the object back to a worker to release.
+    static let lendThreshold = 32 * 1024
 
     /// application: borrowed; the WSGIApplication keeps it alive for the process's life.
-    init(index: Int, application: OpaquePointer, queue: ExchangeQueue, configuration: WSGIConfiguration) {
+    init(index: Int, application: OpaquePointer, queue: ExchangeQueue, releases: PythonReleaseQueue,
+         configuration: WSGIConfiguration) {
         self.index = index
+        self.releases = releases
         self.application = application
         self.queue = queue
         self.configuration = configuration
@@ -35,19 +42,32 @@ final class Worker: @unchecked Sendable {  // touched only by its own thread onc
         var environ = Environ(base: base, scriptName: configuration.scriptName)
         var retainedBody: OpaquePointer?
         var saved = YPy_SaveThread()
-        while let exchange = queue.pop() {
+        while true {
+            if releases.hasPending {
+                // Bodies the server thread finished sending: free them before sleeping.
+                YPy_RestoreThread(saved)
+                releases.drainHoldingGIL()
+                saved = YPy_SaveThread()
+            }
+            guard let exchange = queue.pop() else { break }
             YPy_RestoreThread(saved)
             if let body = retainedBody {
                 YPy_DecRef(body)
                 retainedBody = nil
             }
+            releases.drainHoldingGIL()
             context.begin(exchange)
             let driver = ResponseDriver(context: context, exchange: exchange)
             var completion = serve(exchange, context: context, driver: driver, environ: &environ)
             saved = YPy_SaveThread()
             if case .sendFinal(let item, let data, let length) = completion {
-                retainedBody = item
-                completion = driver.sendFinal(data, length)
+                if length >= Self.lendThreshold {
+                    // Lent, not copied: the reference goes with the body to the server thread.
+                    completion = driver.sendFinalLent(data, length, item: item, releaser: releases)
+                } else {
+                    retainedBody = item
+                    completion = driver.sendFinal(data, length)
+                }
             }
             switch completion {
             case .finish where context.finalSent, .sendFinal: break  // the exchange may already be reused
@@ -58,6 +78,7 @@ final class Worker: @unchecked Sendable {  // touched only by its own thread onc
         }
         YPy_RestoreThread(saved)
         if let body = retainedBody { YPy_DecRef(body) }
+        releases.drainHoldingGIL()
         YPy_EndThreadState(YPy_SaveThread())
     }
 

@@ -5,6 +5,7 @@ import Glibc
 /// The worker threads and the queue that feeds them.
 final class WorkerPool: Sendable {
     private let queue = ExchangeQueue()
+    private let releases = PythonReleaseQueue()
     private let threads: [WorkerThread]
 
     /// Starts `configuration.threads` workers running `application` (borrowed, kept alive by the
@@ -13,15 +14,21 @@ final class WorkerPool: Sendable {
         var threads: [WorkerThread] = []
         for index in 0..<configuration.threads {
             let worker = Worker(
-                index: index, application: application, queue: queue, configuration: configuration)
+                index: index, application: application, queue: queue, releases: releases,
+                configuration: configuration)
             threads.append(WorkerThread(worker))
         }
         self.threads = threads
     }
 
     /// Hands an exchange to the next free worker; false once shut down.
-    func submit(_ exchange: HTTPExchange) -> Bool {
-        queue.push(exchange)
+    func submit(_ exchange: HTTPExchange, wake: Bool = true) -> Bool {
+        queue.push(exchange, wake: wake)
+    }
+
+    /// After `submit(_:wake: false)`: wakes idle workers for what is queued.
+    func wakeForQueued() {
+        queue.wakeForQueued()
     }
 
     /// `--metrics-bind`: the queue's length goes to the worker's scoreboard slot.

@@ -21,6 +21,8 @@
 /slow                sleeps ?s= seconds (default 2), then answers
 /fast                answers at once
 /big-list            one 1 MiB item
+/lent                one ?n= byte item (40000, 300000 or 1048576; default 1 MiB)
+/lent-stats          JSON {"alive": N}: references to /lent bodies still held
 /empty-items         b"" items around one real item
 """
 
@@ -71,6 +73,17 @@ class CountedGenerator:
 
 def _query(environ):
     return {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+
+
+# Large bodies are written from the app's bytes object itself, not a copy, and a worker drops
+# the server's reference once the server is done with it. Exact bytes objects (subclasses take
+# the streaming path), kept here: a reference still held shows in their reference counts.
+LENT = {n: b"z" * n for n in (40_000, 300_000, 1 << 20)}
+LENT_BASE_REFS = {n: sys.getrefcount(body) for n, body in LENT.items()}
+
+
+def lent_alive():
+    return sum(sys.getrefcount(body) - LENT_BASE_REFS[n] for n, body in LENT.items())
 
 
 def application(environ, start_response):
@@ -178,6 +191,12 @@ def application(environ, start_response):
     if path == "/fast":
         start_response("200 OK", plain)
         return [b"fast"]
+    if path == "/lent":
+        start_response("200 OK", plain)
+        return [LENT[int(query.get("n", 1 << 20))]]
+    if path == "/lent-stats":
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"alive": lent_alive()}).encode()]
     if path == "/big-list":
         start_response("200 OK", plain)
         return [b"y" * (1 << 20)]
