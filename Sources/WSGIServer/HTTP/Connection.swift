@@ -57,7 +57,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     /// was taken up, and the response facts.
     private var requestStartNanos: UInt64 = 0
     /// The server's access log and metrics slot, fixed before any connection exists; read once
-    /// here, since every access through the unowned `server` costs a retain and a release.
+    /// here rather than through `server` on every request.
     private let accessLog: AccessLog?
     private let metrics: ScoreboardSlot?
     /// Requests are timed (a clock read when one starts and when it ends) only for these two.
