@@ -62,6 +62,10 @@ public final class EpollBackend: ReadinessBackend {
         _ = try retryingBlocking("epoll_ctl(DEL)") { CEpoll_ctl(epfd, CEpoll_CTL_DEL, fd, 0, 0) }
     }
 
+    /// Closing the last descriptor of an open file removes it from every epoll set: one
+    /// epoll_ctl per connection saved (events already fetched are dropped by registration id).
+    public func deregisterBeforeClose(fd: Int32) throws(SyscallError) {}
+
     /// The kernel delivers the next edge by itself.
     @inline(__always)
     public func rearm(fd: Int32, events: IOEvents) {}

@@ -88,6 +88,15 @@ public final class EventLoop: @unchecked Sendable {
         backend.rearm(fd: fd, events: events)
     }
 
+    /// `deregister` for an fd that is closed right after and shared with no other descriptor
+    /// or process (an accepted connection): the backend may leave the removal to close(2).
+    public func deregisterBeforeClose(fd: Int32) {
+        let index = Int(fd)
+        guard index < slots.count, slots[index].handler != nil else { return }
+        try? backend.deregisterBeforeClose(fd: fd)
+        slots[index] = Slot()
+    }
+
     /// Forgets `fd`; call before closing it. Events already fetched for it are dropped.
     public func deregister(fd: Int32) {
         let index = Int(fd)

@@ -41,6 +41,9 @@ public protocol ReadinessBackend: AnyObject {
     func reregister(fd: Int32, id: UInt32, interest: IOEvents) throws(SyscallError)
     /// Must be called before the fd is closed.
     func deregister(fd: Int32) throws(SyscallError)
+    /// Like `deregister`, for an fd about to be closed that no other descriptor or process
+    /// shares: a backend whose kernel forgets a closed fd by itself (epoll) may skip the call.
+    func deregisterBeforeClose(fd: Int32) throws(SyscallError)
 
     /// The consumer drained `events` to EAGAIN (or a short read): a backend that emulates edges
     /// starts watching for them again. Edge-triggered kernels need nothing here.
@@ -50,4 +53,10 @@ public protocol ReadinessBackend: AnyObject {
     func poll(timeoutMilliseconds: Int32, into events: inout [ReadyEvent]) throws(SyscallError)
 
     func close()
+}
+
+extension ReadinessBackend {
+    public func deregisterBeforeClose(fd: Int32) throws(SyscallError) {
+        try deregister(fd: fd)
+    }
 }

@@ -103,6 +103,29 @@ struct BackendConformanceTests {
         #expect(bits.contains(.hangup) || endOfFile, "reported \(bits)")
     }
 
+    /// A connection's fd leaves the set as it is closed; the backend keeps working for the
+    /// next one (whose fd may well get the same number: tests run in parallel, so that is not
+    /// asserted here).
+    @Test(arguments: backends)
+    func fdDeregisteredBeforeCloseLeavesTheSet(_ factory: BackendFactory) throws {
+        let backend = try factory.make()
+        defer { backend.close() }
+        let first = SocketPair()
+        try backend.register(fd: first.a, id: 1, interest: .readable)
+        first.writeToA()
+        try backend.deregisterBeforeClose(fd: first.a)
+        first.close()
+        #expect(try poll(backend, 0).isEmpty)
+
+        let second = SocketPair()
+        try backend.register(fd: second.a, id: 2, interest: .readable)
+        second.writeToA()
+        let events = try poll(backend, 1000)
+        #expect(events.count == 1)
+        #expect(events.first?.fd == second.a)
+        #expect(events.first?.registrationID == 2)
+    }
+
     @Test(arguments: backends)
     func reregisterChangesInterestAndID(_ factory: BackendFactory) throws {
         let backend = try factory.make()

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Reactor
 
 /// One listening socket registered with the server's loop. A server may accept on several
@@ -15,9 +18,23 @@ final class Acceptor: EventHandler, LoopTask, @unchecked Sendable {
     /// A retry is posted for the next loop iteration.
     var retryPosted = false
 
+    /// Accepted sockets need TCP_NODELAY of their own: false when the listening socket carries
+    /// it, since Linux copies it to every socket accepted from it (one syscall per connection).
+    let needsNoDelayPerConnection: Bool
+
     init(socket: ListeningSocket, server: HTTPServer) {
         self.socket = socket
         self.server = server
+        needsNoDelayPerConnection = socket.family != .unix && !Self.setNoDelay(socket.fd)
+    }
+
+    private static func setNoDelay(_ fd: Int32) -> Bool {
+        #if os(Linux)
+        var one: Int32 = 1
+        return setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size)) == 0
+        #else
+        return false  // inheritance from the listener is Linux behaviour
+        #endif
     }
 
     func handleEvents(_ events: IOEvents) {

@@ -25,6 +25,9 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     private var scratch: [UInt8] = []
     private var pendingFile: FileJob?
     private var pendingBody: BorrowedBody?
+    /// The response just completed answered a request that asked for the close, with all of
+    /// its input read.
+    private var closesWithoutLinger = false
     private let exchange: HTTPExchange
     private let timer = Timer()
     private var timerKind: ArmedTimer = .none
@@ -545,6 +548,9 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             if responseAborted {
                 perform(machine.responseAborted())
             } else {
+                // A client that asked for the close and sent everything it meant to needs no
+                // lingering: see `startLinger`.
+                closesWithoutLinger = !exchange.request.keepAlive && machine.bodyComplete && input.isEmpty
                 perform(machine.responseCompleted(keepAlive: responseKeepAlive))
             }
         } else if lingerAfterFlush {
@@ -608,6 +614,18 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     /// input would reset the connection and could destroy the response before it is read.
     private func startLinger() {
         guard machine.state != .closed else { return }
+        if closesWithoutLinger {
+            closesWithoutLinger = false
+            // Lingering protects a response from the reset a close with unread input causes.
+            // The client asked for the close and nothing is unread: close at once (a FIN, no
+            // reset), as nginx does, saving a shutdown, two reads and a wake-up per request.
+            var byte: UInt8 = 0
+            let n = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+            if n == 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                closeNow()
+                return
+            }
+        }
         Glibc.shutdown(fd, Int32(SHUT_WR))
         input.removeAll()
         timerKind = .none
@@ -639,7 +657,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         // The timer may already be collected as due in this iteration (the server's shutdown
         // timer closes connections from the same batch): without a target it fires into nothing.
         timer.target = nil
-        loop.deregister(fd: fd)
+        loop.deregisterBeforeClose(fd: fd)
         closeDescriptor(fd)
         if exchangeActive {
             exchangeActive = false

@@ -197,7 +197,7 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
                 }
                 return
             }
-            if acceptor.socket.family != .unix {
+            if acceptor.needsNoDelayPerConnection {
                 var one: Int32 = 1
                 setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             }
