@@ -293,7 +293,10 @@ def _proc_kib(path: str, key: str) -> int | None:
 @dataclass
 class MemorySnapshot:
     rss_kib: dict[int, int]  # pid -> resident set size
-    pss_kib: int  # proportional set size, summed: shared pages (forked workers) counted once
+    #: Private (USS: pages mapped by that process alone), summed: what the server's exit would free.
+    #: Not PSS, which splits shared pages with every other process mapping them (libpython, the
+    #: Swift runtime), so it moves with whatever else runs on the machine.
+    uss_kib: int
 
     @property
     def total_rss(self) -> int:
@@ -302,13 +305,14 @@ class MemorySnapshot:
 
 def memory_snapshot(pids: set[int]) -> MemorySnapshot:
     rss: dict[int, int] = {}
-    pss = 0
+    uss = 0
     for pid in pids:
         kib = _proc_kib(f"/proc/{pid}/status", "VmRSS")
         if kib is not None:  # None: exited, or a zombie
             rss[pid] = kib
-            pss += _proc_kib(f"/proc/{pid}/smaps_rollup", "Pss") or 0
-    return MemorySnapshot(rss, pss)
+            rollup = f"/proc/{pid}/smaps_rollup"
+            uss += (_proc_kib(rollup, "Private_Clean") or 0) + (_proc_kib(rollup, "Private_Dirty") or 0)
+    return MemorySnapshot(rss, uss)
 
 
 class RunningServer:
@@ -546,7 +550,7 @@ class MemorySample:
     server: str
     processes: int = 0
     idle_rss_kib: int | None = None  # summed over the process tree
-    idle_pss_kib: int | None = None
+    idle_uss_kib: int | None = None  # private memory, summed
     per_process_kib: list[int] = field(default_factory=list)  # the started process first
     loaded_rss_kib: int | None = None  # with the idle connections open
     opened: int = 0
@@ -602,9 +606,10 @@ def open_idle_connections(port: int, n: int, seconds: float) -> tuple[list[socke
 
 
 def still_open(sock: socket.socket) -> bool:
-    sock.setblocking(False)  # a socket with a timeout would wait that long for data first
+    """Whether the server still holds the connection open, without waiting or consuming data."""
+    sock.setblocking(False)  # a socket with a timeout would first wait that long for data
     try:
-        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+        return sock.recv(1, socket.MSG_PEEK) != b""
     except BlockingIOError:
         return True  # nothing to read and no EOF: open
     except OSError:
@@ -613,7 +618,7 @@ def still_open(sock: socket.socket) -> bool:
 
 def _fill_idle(sample: MemorySample, snap: MemorySnapshot, root: int) -> None:
     sample.processes = len(snap.rss_kib)
-    sample.idle_rss_kib, sample.idle_pss_kib = snap.total_rss, snap.pss_kib
+    sample.idle_rss_kib, sample.idle_uss_kib = snap.total_rss, snap.uss_kib
     order = sorted(snap.rss_kib, key=lambda pid: (pid != root, pid))
     sample.per_process_kib = [snap.rss_kib[pid] for pid in order]
 
@@ -657,7 +662,7 @@ def measure_memory(spec: ServerSpec, rnd: int, args, tmp: Path) -> MemorySample:
 
 def print_memory(m: MemorySample) -> None:
     print(f"  {m.server:13} {RSS:11} idle {kib_mib(m.idle_rss_kib)} MiB in {m.processes} process(es)"
-          f" ({' + '.join(kib_mib(k) for k in m.per_process_kib)}), PSS {kib_mib(m.idle_pss_kib)} MiB;"
+          f" ({' + '.join(kib_mib(k) for k in m.per_process_kib)}), private {kib_mib(m.idle_uss_kib)} MiB;"
           f" +{fmt(m.kib_per_connection, 1)} KiB per connection ({m.kept_open}/{m.opened} kept open)"
           f" {m.note}", flush=True)
 
@@ -727,11 +732,11 @@ def write_csv(samples: list[Sample], path: Path) -> None:
 def write_memory_csv(samples: list[MemorySample], path: Path) -> None:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["round", "server", "processes", "idle_rss_kib", "idle_pss_kib", "per_process_rss_kib",
+        w.writerow(["round", "server", "processes", "idle_rss_kib", "idle_private_kib", "per_process_rss_kib",
                     "loaded_rss_kib", "connections_opened", "connections_kept_open", "kib_per_connection",
                     "note"])
         for m in samples:
-            w.writerow([m.round, m.server, m.processes, m.idle_rss_kib, m.idle_pss_kib,
+            w.writerow([m.round, m.server, m.processes, m.idle_rss_kib, m.idle_uss_kib,
                         " ".join(map(str, m.per_process_kib)), m.loaded_rss_kib, m.opened, m.kept_open,
                         fmt(m.kib_per_connection, 2), m.note])
 
@@ -774,11 +779,11 @@ def scenario_table(samples: list[Sample], servers: list[str], sc: str) -> list[s
 
 def memory_table(samples: list[MemorySample], servers: list[str], n: int) -> list[str]:
     lines = [f"## {RSS}: memory idle and with {n:,} idle keep-alive connections", "",
-             "RSS of the server's process tree once it has answered one request and settled (PSS counts pages "
-             "shared between forked processes once); then each of "
+             "RSS of the server's process tree once it has answered one request and settled (private: pages "
+             "no other process maps, what its exit would free); then each of "
              f"{n:,} connections sends one GET /hello and stays open, and the growth is divided by the "
              "connections opened. Kernel socket buffers are not in RSS. Medians over rounds.", "",
-             "| server | processes | idle RSS MiB | idle PSS MiB | RSS per process MiB (parent first) "
+             "| server | processes | idle RSS MiB | idle private MiB | RSS per process MiB (parent first) "
              f"| RSS with conns MiB | KiB / conn | kept open | note |",
              "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |"]
     rows = []
@@ -790,7 +795,7 @@ def memory_table(samples: list[MemorySample], servers: list[str], n: int) -> lis
         first = next((m for m in mine if m.per_process_kib), mine[0])
         per_process = " + ".join(kib_mib(k) for k in first.per_process_kib) or "-"
         notes = sorted({m.note for m in mine if m.note})
-        lines.append(f"| {srv} | {first.processes} | {kib_mib(idle)} | {kib_mib(median([m.idle_pss_kib for m in mine]))} "
+        lines.append(f"| {srv} | {first.processes} | {kib_mib(idle)} | {kib_mib(median([m.idle_uss_kib for m in mine]))} "
                      f"| {per_process} | {kib_mib(median([m.loaded_rss_kib for m in mine]))} "
                      f"| {fmt(median([m.kib_per_connection for m in mine]), 1)} "
                      f"| {min(m.kept_open for m in mine)}/{max(m.opened for m in mine)} | {'; '.join(notes)[:200]} |")
