@@ -36,7 +36,7 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     if ! command -v swift >/dev/null && [ -x /opt/swift/usr/bin/swift ]; then
         export PATH="$PATH:/opt/swift/usr/bin"
     fi
-    swift build -c release || echo "warning: swift build failed; benchmarking the existing binary, if any" >&2
+    swift build -c release --static-swift-stdlib || echo "warning: swift build failed; benchmarking the existing binary, if any" >&2
 fi
 
 exec bench/.venv/bin/python bench/bench.py "$@"

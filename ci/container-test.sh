@@ -3,8 +3,8 @@
 # app in /app, stop it with SIGTERM within a second. Run as root: `bash ci/container-test.sh`.
 #
 # No container engine service or registry is needed (docs/deployment.md, "Testing the image"):
-#   - the binary is built here with --static-swift-stdlib and handed to buildah as the `build`
-#     stage (--build-context build=DIR), so no Swift image is pulled;
+#   - the binary (ci/test.sh's, or one built here with --static-swift-stdlib) is handed to
+#     buildah as the `build` stage (--build-context build=DIR), so no Swift image is pulled;
 #   - mmdebstrap makes a bookworm minbase root filesystem that is imported as
 #     docker.io/library/debian:bookworm-slim (cached in .container-cache/; delete it to refresh);
 #   - podman and buildah keep their storage and state in a scratch folder removed at the end.
@@ -87,9 +87,15 @@ export CONTAINERS_CONF="$WORK/containers.conf" CONTAINERS_STORAGE_CONF="$WORK/st
 
 scratch=$WORK
 
-phase "swift build -c release --static-swift-stdlib (.build-static)"
-swift build -c release --static-swift-stdlib --product yimmo-wsgi --scratch-path .build-static
-install -m 755 .build-static/release/yimmo-wsgi "$WORK/ctx/out/yimmo-wsgi"
+# ci/test.sh builds .build/release with --static-swift-stdlib already: use that binary when it
+# needs no Swift runtime library, else build one (its own scratch path, so .build is untouched).
+binary=.build/release/yimmo-wsgi
+if [ ! -x "$binary" ] || ldd "$binary" | grep -q libswiftCore; then
+    phase "swift build -c release --static-swift-stdlib (.build-static)"
+    swift build -c release --static-swift-stdlib --product yimmo-wsgi --scratch-path .build-static
+    binary=.build-static/release/yimmo-wsgi
+fi
+install -m 755 "$binary" "$WORK/ctx/out/yimmo-wsgi"
 
 BASE="$CACHE/bookworm-minbase.tar"
 if [ ! -s "$BASE" ]; then

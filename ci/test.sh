@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The single test command: `bash ci/test.sh` from anywhere.
-#   1. swift build -c release   the binary the end-to-end tests run
+#   1. swift build -c release --static-swift-stdlib   the binary the end-to-end tests run
 #   2. swift test               unit tests (Tests/ReactorTests, Tests/WSGIServerTests)
 #   3. fuzz/run.sh 60           the parser under libFuzzer + ASan for a bounded time
 #                               (YIMMO_FUZZ_SECONDS, default 60; 0 skips); a crash fails CI
 #   4. .venv from /usr/bin/python3 + ci/requirements-test.txt
 #   5. pytest Tests/e2e         the real binary against real clients, on epoll then on select
+#   6. ci/container-test.sh     the container image, built and run (root; YIMMO_CONTAINER_TEST=0 skips)
 # Exits non-zero on the first failing step.
-# Not run here: bash ci/container-test.sh, the container image (root; ~5 min from nothing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -18,8 +18,10 @@ fi
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "swift build -c release"
-swift build -c release
+step "swift build -c release --static-swift-stdlib"
+# The Swift runtime linked in, as it ships (Containerfile, docs/deployment.md): each process maps
+# only what it uses (~3.5 MiB less RSS per process than with the shared runtime libraries).
+swift build -c release --static-swift-stdlib
 
 step "swift test"
 swift test
@@ -50,3 +52,8 @@ export YIMMO_BIN="$ROOT/.build/release/yimmo-wsgi"
 step "pytest Tests/e2e again on the select() backend"
 # The stress tests hold 10,000 connections, past what select() can watch (FD_SETSIZE 1024).
 E2E_POLLER=select .venv/bin/python -m pytest Tests/e2e -q -m "not stress"
+
+if [ "${YIMMO_CONTAINER_TEST:-1}" != 0 ]; then
+    step "ci/container-test.sh (YIMMO_CONTAINER_TEST=0 skips)"
+    bash ci/container-test.sh
+fi
