@@ -862,3 +862,26 @@ def test_wsgi_head_without_content_length_has_no_body(probe_server, connect):
     assert head.status == 200
     nxt = c.read_response()
     assert nxt.body == b"/next?", nxt
+
+
+def test_connection_close_with_more_input_behind_it_is_not_reset(static_server):
+    """A client that asked for the close but sent more than that request: the server must not
+    close with those bytes unread, which makes the kernel send a reset (that can destroy the
+    response in flight on a real network) instead of a FIN. 256 KiB of trailing bytes, more
+    than the server reads in one go, so some are still in the kernel when it answers."""
+    s = socket.create_connection((static_server.host, static_server.port), timeout=5)
+    try:
+        s.sendall(request_bytes("GET", "/", headers=[("Connection", "close")]) + b"x" * (256 * 1024))
+        time.sleep(0.2)  # the response is out and the server has decided how to close
+        received = b""
+        while True:
+            try:
+                data = s.recv(65536)
+            except ConnectionResetError:
+                pytest.fail(f"reset instead of a FIN after {len(received)} bytes")
+            if not data:
+                break
+            received += data
+    finally:
+        s.close()
+    assert received.startswith(b"HTTP/1.1 200 ") and received.endswith(b"Hello, world!\n")
