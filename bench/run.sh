@@ -10,16 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # util-linux: taskset. Any installed nginx will do as the floor.
 packages=(wrk libev-dev python3-venv python3-dev util-linux)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || packages+=(nginx-light)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "installing: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
-fi
+bash ci/apt-install-missing.sh "${packages[@]}"
 
 if [ ! -x bench/.venv/bin/python ] || [ "$(bench/.venv/bin/python -c 'import sys; print(sys.base_prefix)')" != /usr ]; then
     rm -rf bench/.venv

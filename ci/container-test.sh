@@ -42,17 +42,8 @@ on_exit() {
 }
 trap on_exit EXIT
 
-packages=(mmdebstrap podman buildah runc curl)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    phase "apt-get install ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
-fi
+phase "Debian packages: mmdebstrap podman buildah runc curl"
+bash ci/apt-install-missing.sh mmdebstrap podman buildah runc curl
 
 CACHE="$ROOT/.container-cache"
 mkdir -p "$CACHE"

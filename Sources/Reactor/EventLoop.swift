@@ -88,21 +88,18 @@ public final class EventLoop: @unchecked Sendable {
         backend.rearm(fd: fd, events: events)
     }
 
-    /// `deregister` for an fd that is closed right after and shared with no other descriptor
-    /// or process (an accepted connection): the backend may leave the removal to close(2).
-    public func deregisterBeforeClose(fd: Int32) {
-        let index = Int(fd)
-        guard index < slots.count, slots[index].handler != nil else { return }
-        try? backend.deregisterBeforeClose(fd: fd)
-        slots[index] = Slot()
-    }
-
     /// Forgets `fd`; call before closing it. Events already fetched for it are dropped.
-    public func deregister(fd: Int32) {
+    /// `closing`: the fd is closed right after and shared with no other descriptor or process
+    /// (an accepted connection), so the backend may leave the removal to close(2).
+    public func deregister(fd: Int32, closing: Bool = false) {
         let index = Int(fd)
         guard index < slots.count, slots[index].handler != nil else { return }
         // A failure here means the fd is already gone from the set; nothing to undo.
-        try? backend.deregister(fd: fd)
+        if closing {
+            try? backend.deregisterBeforeClose(fd: fd)
+        } else {
+            try? backend.deregister(fd: fd)
+        }
         slots[index] = Slot()
     }
 

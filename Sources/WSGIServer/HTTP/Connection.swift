@@ -453,11 +453,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 continue
             case EAGAIN, EWOULDBLOCK:
                 pendingBody = body
-                loop.rearm(fd: fd, events: .writable)
-                if !writeStalled {
-                    writeStalled = true
-                    timerKind = .none  // forces the write deadline to be armed
-                }
+                awaitWritable()
                 return false
             default:
                 pendingBody = nil
@@ -469,6 +465,16 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         pendingBody = nil
         body.release()
         return true
+    }
+
+    /// The socket is full: wait for it to drain. The write-stall deadline counts from the first
+    /// EAGAIN of a stall, so only that one re-arms the timer.
+    private func awaitWritable() {
+        loop.rearm(fd: fd, events: .writable)
+        if !writeStalled {
+            writeStalled = true
+            timerKind = .none  // forces the write deadline to be armed
+        }
     }
 
     private func flushOutput() {
@@ -488,11 +494,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             case EINTR:
                 continue
             case EAGAIN, EWOULDBLOCK:
-                loop.rearm(fd: fd, events: .writable)
-                if !writeStalled {
-                    writeStalled = true
-                    timerKind = .none  // forces the write deadline to be armed
-                }
+                awaitWritable()
                 return
             default:
                 perform(machine.writeFailed())
@@ -515,22 +517,18 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 if n == 0 { break }  // the file is shorter than promised
                 if errno == EINTR { continue }
                 if errno == EAGAIN || errno == EWOULDBLOCK {
-                    loop.rearm(fd: fd, events: .writable)
                     pendingFile = file
-                    if !writeStalled {
-                        writeStalled = true
-                        timerKind = .none
-                    }
+                    awaitWritable()
                     return
                 }
                 pendingFile = nil
-                if file.ownsDescriptor { closeDescriptor(file.fd) }
+                file.closeIfOwned()
                 exchange.fileJobDone()
                 perform(machine.writeFailed())
                 return
             }
             pendingFile = nil
-            if file.ownsDescriptor { closeDescriptor(file.fd) }
+            file.closeIfOwned()
             if file.remaining > 0 { exchange.abort() }
             exchange.fileJobDone()
         }
@@ -657,14 +655,14 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         // The timer may already be collected as due in this iteration (the server's shutdown
         // timer closes connections from the same batch): without a target it fires into nothing.
         timer.target = nil
-        loop.deregisterBeforeClose(fd: fd)
+        loop.deregister(fd: fd, closing: true)
         closeDescriptor(fd)
         if exchangeActive {
             exchangeActive = false
             server.requestFinished(self)
         }
         exchange.connectionClosed()
-        if let file = pendingFile, file.ownsDescriptor { closeDescriptor(file.fd) }
+        pendingFile?.closeIfOwned()
         pendingFile = nil
         pendingBody?.release()
         pendingBody = nil

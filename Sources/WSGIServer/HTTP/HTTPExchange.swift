@@ -14,6 +14,11 @@ struct FileJob {
     var offset: Int
     var remaining: Int
     var ownsDescriptor = false
+
+    /// Gives back a descriptor the job owns (sent, failed or abandoned).
+    func closeIfOwned() {
+        if ownsDescriptor { closeDescriptor(fd) }
+    }
 }
 
 /// What the server thread collects from an exchange when serviced.
@@ -408,11 +413,7 @@ public final class HTTPExchange: @unchecked Sendable {
             return .closed
         }
         if !isHeadCommitted { commitHeadLocked(firstBodyCount: count, final: false) }
-        var toSend = dropBody ? 0 : count
-        if case .contentLength = framing {
-            toSend = min(toSend, lengthRemaining)
-            lengthRemaining -= toSend
-        }
+        let toSend = claimBodyBytesLocked(count)
         if toSend > 0 {
             if framing == .chunked {
                 let before = outbox.count
@@ -471,11 +472,7 @@ public final class HTTPExchange: @unchecked Sendable {
             return result
         }
         finishedByHandler = true
-        var toSend = dropBody ? 0 : count
-        if case .contentLength = framing {
-            toSend = min(toSend, lengthRemaining)
-            lengthRemaining -= toSend
-        }
+        let toSend = claimBodyBytesLocked(count)
         if toSend > 0 {
             fileJob = FileJob(fd: fd, offset: offset, remaining: toSend, ownsDescriptor: true)
             responseBodyBytes += toSend
@@ -517,11 +514,7 @@ public final class HTTPExchange: @unchecked Sendable {
             return result
         }
         finishedByHandler = true
-        var count = dropBody ? 0 : bytes.count
-        if case .contentLength = framing {
-            count = min(count, lengthRemaining)
-            lengthRemaining -= count
-        }
+        let count = claimBodyBytesLocked(bytes.count)
         var unused = true
         if count > 0 {
             borrowed = BorrowedBody(base: base, count: count, token: token, releaser: releaser)
@@ -561,9 +554,20 @@ public final class HTTPExchange: @unchecked Sendable {
 
     private func closeOwnedFileLocked() {
         if let job = fileJob, job.ownsDescriptor {
-            closeDescriptor(job.fd)
+            job.closeIfOwned()
             fileJob = nil
         }
+    }
+
+    /// How many of `count` body bytes go on the wire: none for HEAD, 204 and 304, and no more
+    /// than a Content-Length has left; takes them from what it has left.
+    private func claimBodyBytesLocked(_ count: Int) -> Int {
+        var allowed = dropBody ? 0 : count
+        if case .contentLength = framing {
+            allowed = min(allowed, lengthRemaining)
+            lengthRemaining -= allowed
+        }
+        return allowed
     }
 
     private func requestServiceLocked() -> Bool {
