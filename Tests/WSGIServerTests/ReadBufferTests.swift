@@ -141,4 +141,49 @@ struct ReadBufferTests {
         #expect(reserve(&buffer, 1))  // usable again
         buffer.deallocate()
     }
+
+    @Test func firstBlocksComeFromTheCacheAndGoBack() {
+        let cache = ReadBlockCache(limit: 2)
+        var first = ReadBuffer(maximumCapacity: 1 << 16, blockCache: cache)
+        #expect(reserve(&first, 1))
+        #expect(receive(&first, pattern(300)) == 300)
+        let block = first.readable.baseAddress
+        first.deallocate()
+        #expect(cache.cachedCount == 1)
+        // The next connection's buffer gets the same block, and reads its own bytes from it.
+        var second = ReadBuffer(maximumCapacity: 1 << 16, blockCache: cache)
+        #expect(reserve(&second, 1))
+        #expect(cache.cachedCount == 0)
+        #expect(second.capacity == 4096)
+        #expect(receive(&second, pattern(50, from: 9)) == 50)
+        #expect(second.readable.baseAddress == block)
+        #expect(second.contents == pattern(50, from: 9))
+        second.deallocate()
+        #expect(cache.cachedCount == 1)
+    }
+
+    @Test func grownBuffersAreFreedAndTheCacheStaysBounded() {
+        let cache = ReadBlockCache(limit: 2)
+        var grown = ReadBuffer(maximumCapacity: 1 << 16, blockCache: cache)
+        #expect(reserve(&grown, 1))
+        #expect(receive(&grown, pattern(4096)) == 4096)
+        #expect(reserve(&grown, 4096))
+        #expect(grown.capacity == 8192)
+        #expect(grown.contents == pattern(4096))
+        grown.deallocate()
+        #expect(cache.cachedCount == 0)  // not a 4 KiB block any more
+        var buffers = (0..<3).map { _ in ReadBuffer(maximumCapacity: 1 << 16, blockCache: cache) }
+        for index in buffers.indices { #expect(reserve(&buffers[index], 1)) }
+        for index in buffers.indices { buffers[index].deallocate() }
+        #expect(cache.cachedCount == 2)
+    }
+
+    @Test func aLargeFirstReservationBypassesTheCache() {
+        let cache = ReadBlockCache(limit: 2)
+        var buffer = ReadBuffer(maximumCapacity: 1 << 20, blockCache: cache)
+        #expect(reserve(&buffer, 20_000))
+        #expect(buffer.capacity >= 20_000)
+        buffer.deallocate()
+        #expect(cache.cachedCount == 0)
+    }
 }

@@ -122,3 +122,36 @@ def test_multithread_flag_with_threads(start_server):
     srv = start_server("--threads", "3", app="wsgi_environ:application")
     env = _environ(srv)
     assert env["wsgi.multithread"] is True
+
+
+def test_each_new_connection_sees_its_own_peer_and_body(environ_server):
+    # The server recycles a closed connection's exchange for the next one: nothing of the
+    # previous client (its port, its body, a large body's buffer) may show through.
+    for i in range(40):
+        size = (i * 7919) % 70000 if i % 3 else 0
+        body = bytes([65 + i % 26]) * size
+        with environ_server.connect() as c:
+            port = c.sock.getsockname()[1]
+            c.send(request_bytes("POST", f"/n{i}", headers=[("Connection", "close")], body=body))
+            resp = c.read_response(method="POST")
+        assert resp.status == 200, resp
+        env = json.loads(resp.body)
+        assert env["REMOTE_PORT"] == str(port)
+        assert env["PATH_INFO"] == f"/n{i}"
+        if size:
+            assert env["CONTENT_LENGTH"] == str(size)
+        assert env["_body"] == body.decode("latin-1")
+
+
+def test_a_client_gone_mid_request_does_not_disturb_the_next_connections(start_module_server):
+    # The abandoned request's exchange stays with its handler until the app returns, so it
+    # must not be handed to a new connection before then.
+    server = start_module_server(app="wsgi_environ:application")
+    for _ in range(5):
+        c = server.connect()
+        c.send(request_bytes("POST", "/gone", headers=[("Content-Length", "100000")], content_length=False) + b"x" * 1000)
+        c.close()
+    for i in range(10):
+        env = _environ(server, method="POST", path=f"/after{i}", body=b"y" * i)
+        assert env["PATH_INFO"] == f"/after{i}"
+        assert env["_body"] == "y" * i

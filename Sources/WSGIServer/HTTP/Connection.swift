@@ -28,7 +28,8 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     /// The response just completed answered a request that asked for the close, with all of
     /// its input read.
     private var closesWithoutLinger = false
-    private let exchange: HTTPExchange
+    /// Handed to the server's pool when the connection closes (see `HTTPServer.reusableExchange`).
+    let exchange: HTTPExchange
     private let timer = Timer()
     private var timerKind: ArmedTimer = .none
 
@@ -86,12 +87,18 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         loop = server.loop
         parser = RequestParser(limits: server.configuration.parserLimits)
         let limits = server.configuration.parserLimits
-        input = ReadBuffer(maximumCapacity: max(64 * 1024, limits.requestLine + limits.headerCount * (limits.fieldLength + 2) + 4096))
+        input = ReadBuffer(maximumCapacity: max(64 * 1024, limits.requestLine + limits.headerCount * (limits.fieldLength + 2) + 4096),
+                           blockCache: server.readBlocks)
         accessLog = server.accessLog
         metrics = server.metrics
         timesRequests = accessLog != nil || metrics != nil
-        exchange = HTTPExchange(connection: info, owner: nil)
-        exchange.attach(owner: self)
+        if let recycled = server.reusableExchange() {
+            exchange = recycled
+            exchange.recycle(for: info, owner: self)
+        } else {
+            exchange = HTTPExchange(connection: info, owner: nil)
+            exchange.attach(owner: self)
+        }
         timer.target = self
     }
 

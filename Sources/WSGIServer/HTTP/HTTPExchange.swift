@@ -50,7 +50,9 @@ public final class HTTPExchange: @unchecked Sendable {
     public private(set) var request = ParsedRequest()
     /// What a trusted proxy said about the client; empty unless the peer is trusted.
     public private(set) var forwarded = ForwardedRequest()
-    public let connection: ConnectionInfo
+    /// Set at creation and when the server hands a recycled exchange to a new connection,
+    /// never while a handler holds the exchange.
+    public private(set) var connection: ConnectionInfo
     private var head: [UInt8] = []
 
     /// Queued response bytes above this make `send` answer `.backpressure`.
@@ -106,6 +108,22 @@ public final class HTTPExchange: @unchecked Sendable {
     func attach(owner: ExchangeOwner) {
         lock.withLock { self.owner = owner }
     }
+
+    /// Readies an exchange a closed connection left for a new one. Only for an exchange nothing
+    /// else references (no handler, no queue, no connection): the server checks that first.
+    /// Buffers a large request or response grew are dropped; small ones are what is reused.
+    func recycle(for connection: ConnectionInfo, owner: ExchangeOwner) {
+        self.connection = connection
+        if head.capacity > Self.recycledCapacity { head = [] }
+        lock.withLock {
+            self.owner = owner
+            if outbox.capacity > Self.recycledCapacity { outbox = [] }
+            if body.capacity > Self.recycledCapacity { body = [] }
+        }
+    }
+
+    /// Buffer capacity a recycled exchange keeps.
+    private static let recycledCapacity = 16 * 1024
 
     /// A free-standing exchange for tests: `collect` drains what the handler produced.
     public static func forTesting(request: ParsedRequest, head: [UInt8], connection: ConnectionInfo,

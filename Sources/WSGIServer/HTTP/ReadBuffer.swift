@@ -7,9 +7,12 @@ struct ReadBuffer {
     private var start = 0
     private var end = 0
     let maximumCapacity: Int
+    /// Where first blocks come from and go back to; nil: plain malloc and free.
+    private let blockCache: ReadBlockCache?
 
-    init(maximumCapacity: Int) {
+    init(maximumCapacity: Int, blockCache: ReadBlockCache? = nil) {
         self.maximumCapacity = maximumCapacity
+        self.blockCache = blockCache
     }
 
     var count: Int { end - start }
@@ -46,6 +49,12 @@ struct ReadBuffer {
             if capacity - end >= minimum { return true }
         }
         guard capacity < maximumCapacity else { return capacity - end > 0 }
+        if storage == nil, let blockCache, minimum <= ReadBlockCache.blockSize, maximumCapacity >= ReadBlockCache.blockSize {
+            guard let block = blockCache.take() else { return false }
+            storage = block
+            capacity = ReadBlockCache.blockSize
+            return true
+        }
         var newCapacity = max(capacity * 2, 4096)
         while newCapacity - end < minimum && newCapacity < maximumCapacity { newCapacity *= 2 }
         newCapacity = min(newCapacity, maximumCapacity)
@@ -66,7 +75,11 @@ struct ReadBuffer {
     }
 
     mutating func deallocate() {
-        Glibc.free(storage)
+        if let storage, let blockCache, capacity == ReadBlockCache.blockSize {
+            blockCache.give(storage)
+        } else {
+            Glibc.free(storage)
+        }
         storage = nil
         capacity = 0
         start = 0

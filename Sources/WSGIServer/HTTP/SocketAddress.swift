@@ -5,29 +5,42 @@ import Reactor
 
 /// Address helpers for listening sockets and the peer names handlers report.
 enum SocketAddress {
-    /// Numeric host and port of an IPv4 or IPv6 socket address.
+    /// Numeric host and port of an IPv4 or IPv6 socket address. Runs once per accepted
+    /// connection: IPv4 is formatted by hand into a small string (no allocation), as
+    /// inet_ntop's sprintf was half the cost of accepting a connection.
     static func describe(_ storage: UnsafePointer<sockaddr_storage>) -> (host: String, port: Int) {
-        var host = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         switch Int32(storage.pointee.ss_family) {
         case AF_INET:
             return storage.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
-                var addr = sin.pointee.sin_addr
-                inet_ntop(AF_INET, &addr, &host, socklen_t(host.count))
-                return (text(host), Int(UInt16(bigEndian: sin.pointee.sin_port)))
+                (dottedQuad(UInt32(bigEndian: sin.pointee.sin_addr.s_addr)), Int(UInt16(bigEndian: sin.pointee.sin_port)))
             }
         case AF_INET6:
             return storage.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
                 var addr = sin6.pointee.sin6_addr
-                inet_ntop(AF_INET6, &addr, &host, socklen_t(host.count))
-                return (text(host), Int(UInt16(bigEndian: sin6.pointee.sin6_port)))
+                let host = withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(INET6_ADDRSTRLEN) + 1) { buffer in
+                    inet_ntop(AF_INET6, &addr, buffer.baseAddress, socklen_t(buffer.count)) == nil
+                        ? "" : String(cString: buffer.baseAddress!)
+                }
+                return (host, Int(UInt16(bigEndian: sin6.pointee.sin6_port)))
             }
         default:
             return ("", 0)
         }
     }
 
-    private static func text(_ chars: [CChar]) -> String {
-        String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    /// "a.b.c.d" of a host-order IPv4 address; at most 15 bytes, so a small (inline) string.
+    static func dottedQuad(_ address: UInt32) -> String {
+        String(unsafeUninitializedCapacity: 15) { out in
+            var at = 0
+            for shift in stride(from: 24, through: 0, by: -8) {
+                let octet = Int((address >> UInt32(shift)) & 0xFF)
+                if octet >= 100 { out[at] = UInt8(48 + octet / 100); at += 1 }
+                if octet >= 10 { out[at] = UInt8(48 + octet / 10 % 10); at += 1 }
+                out[at] = UInt8(48 + octet % 10); at += 1
+                if shift > 0 { out[at] = UInt8(ascii: "."); at += 1 }
+            }
+            return at
+        }
     }
 
     /// `http://host:port`, with IPv6 addresses in brackets.
