@@ -84,3 +84,21 @@ def test_client_gone_mid_body_raises_in_app_and_server_keeps_serving(input_serve
     resp = input_server.request("POST", "/read", body=b"after")
     assert resp.body.decode() == "5 %s" % hashlib.sha256(b"after").hexdigest()
     assert "Traceback" not in input_server.log(), "a vanished client is not an application error"
+
+
+def test_body_sent_after_the_head_ends_exactly_where_the_next_request_begins(input_server):
+    # The rest of a Content-Length body is received straight into the exchange's buffer,
+    # never more than the body: the next request, sent in the same segment, must stay intact.
+    import time
+    bodies = [os.urandom(n) for n in (1, 4095, 4096, 70_000, 300_000)]
+    with input_server.connect(timeout=30) as c:
+        for i, body in enumerate(bodies):
+            c.send(request_bytes("POST", "/read", headers=[("Content-Length", str(len(body)))], content_length=False))
+            time.sleep(0.05)  # the head is parsed and the handler waits before any body arrives
+            follow = request_bytes("POST", "/read-n", body=b"next%d" % i)
+            c.send(body + follow)
+            first = c.read_response(method="POST")
+            second = c.read_response(method="POST")
+            assert first.body.decode() == "%d %s" % (len(body), hashlib.sha256(body).hexdigest())
+            nxt = b"next%d" % i
+            assert second.body.decode() == "%d %s" % (len(nxt), hashlib.sha256(nxt).hexdigest())

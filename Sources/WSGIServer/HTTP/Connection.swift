@@ -220,25 +220,58 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
 
     private static let bodyReadSize = 64 * 1024
 
+    /// The rest of a Content-Length body, with nothing of it buffered here: received straight
+    /// into the exchange's body buffer, one copy less (read buffer to exchange) per byte.
+    private var readsBodyDirectly: Bool {
+        machine.state == .handling && !machine.bodyComplete && !bodyIsChunked && bodyRemaining > 0
+            && input.isEmpty && !bodyPaused
+    }
+
+    /// `n` bytes of the body went straight to the exchange (see `readsBodyDirectly`); the same
+    /// bookkeeping as `feedBody`'s for a Content-Length body.
+    private func bodyReceivedDirectly(_ n: Int, overHighWater: Bool) {
+        bodyRemaining -= n
+        if bodyRemaining == 0 {
+            finishBody(discard: false)
+            return
+        }
+        _ = machine.bodyProgressed()
+        if overHighWater { bodyPaused = true }
+    }
+
     private func readInput() {
         while readable && !bodyPaused && !inputBlockedByPipeline && machine.state != .closed {
             if machine.state == .handling && machine.bodyComplete && input.count >= Self.pipelineBufferLimit {
                 inputBlockedByPipeline = true
                 return
             }
-            guard input.reserveFree(readSize) else {
-                // Only reachable past every parser limit; the parser reports it first.
-                perform(machine.headRejected(status: 431))
-                return
+            let n: Int
+            let wanted: Int
+            var overHighWater = false
+            let direct = readsBodyDirectly
+            if direct {
+                wanted = min(bodyRemaining, Self.bodyReadSize)
+                (n, overHighWater) = exchange.receiveBody(limit: wanted) { recv(fd, $0, $1, 0) }
+            } else {
+                guard input.reserveFree(readSize) else {
+                    // Only reachable past every parser limit; the parser reports it first.
+                    perform(machine.headRejected(status: 431))
+                    return
+                }
+                let free = input.free
+                wanted = free.count
+                n = recv(fd, free.baseAddress, free.count, 0)
             }
-            let free = input.free
-            let n = recv(fd, free.baseAddress, free.count, 0)
             if n > 0 {
-                input.commit(n)
-                processInput()
+                if direct {
+                    bodyReceivedDirectly(n, overHighWater: overHighWater)
+                } else {
+                    input.commit(n)
+                    processInput()
+                }
                 // A short read drained the socket and the next edge reports anything newer,
                 // unless the peer's FIN came with this edge: then read on to see the EOF.
-                if n < free.count && !peerHungUp {
+                if n < wanted && !peerHungUp {
                     readable = false
                     loop.rearm(fd: fd, events: .readable)
                     releaseIdleBuffers()

@@ -78,8 +78,9 @@ public final class HTTPExchange: @unchecked Sendable {
     private var closed = false
     private var keepAlive = true
     private var forceClose = false
-    private var body: [UInt8] = []
-    private var bodyReadIndex = 0
+    /// Request body bytes received and not yet read by the handler. A manual buffer: the
+    /// server thread receives a Content-Length body straight into it (`receiveBody`).
+    private var body = ReadBuffer(maximumCapacity: Int.max / 2)
     private var bodyComplete = false
     private var bodyFailed = false
     /// Why the body failed when the client sent a bad one (400 malformed chunked, 413 too large).
@@ -104,6 +105,10 @@ public final class HTTPExchange: @unchecked Sendable {
         self.owner = owner
     }
 
+    deinit {
+        body.deallocate()
+    }
+
     /// Ties the exchange to its connection; `connectionClosed()` unties it (breaking the cycle).
     func attach(owner: ExchangeOwner) {
         lock.withLock { self.owner = owner }
@@ -118,7 +123,7 @@ public final class HTTPExchange: @unchecked Sendable {
         lock.withLock {
             self.owner = owner
             if outbox.capacity > Self.recycledCapacity { outbox = [] }
-            if body.capacity > Self.recycledCapacity { body = [] }
+            if body.capacity > Self.recycledCapacity { body.deallocate() }
         }
     }
 
@@ -180,8 +185,7 @@ public final class HTTPExchange: @unchecked Sendable {
             closed = false
             keepAlive = request.keepAlive
             forceClose = false
-            body.removeAll(keepingCapacity: true)
-            bodyReadIndex = 0
+            body.removeAll()
             switch request.framing {
             case .none, .length(0): bodyComplete = true
             default: bodyComplete = false
@@ -250,22 +254,38 @@ public final class HTTPExchange: @unchecked Sendable {
     /// mark: the server stops reading until the handler consumes enough (`resumeBody`).
     func deliverBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
         lock.withLock {
-            if bodyReadIndex > 0 && bodyReadIndex == body.count {
-                body.removeAll(keepingCapacity: true)
-                bodyReadIndex = 0
-            } else if bodyReadIndex >= Self.bodyHighWater {
-                // A reader that never quite catches up would otherwise keep the whole body.
-                body.removeSubrange(0..<bodyReadIndex)
-                bodyReadIndex = 0
+            if bytes.count > 0 && body.reserveFree(bytes.count) {
+                body.free.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                body.commit(bytes.count)
             }
-            body.append(contentsOf: bytes)
-            lock.signal(Self.bodyCondition)
-            if body.count - bodyReadIndex > Self.bodyHighWater {
-                bodyPaused = true
-                return true
-            }
-            return false
+            return bodyArrivedLocked()
         }
+    }
+
+    /// Receives up to `limit` body bytes straight into the body buffer, with `receive` (a recv
+    /// on the socket: non-blocking, so the lock is held only for its copy), saving the copy
+    /// through the connection's read buffer. Returns what `receive` returned, and whether the
+    /// buffer is now over its high-water mark (see `deliverBody`).
+    func receiveBody(limit: Int, _ receive: (UnsafeMutableRawPointer, Int) -> Int) -> (count: Int, overHighWater: Bool) {
+        lock.withLock {
+            guard body.reserveFree(limit) else { return (0, false) }
+            let n = receive(body.free.baseAddress!, min(limit, body.free.count))
+            guard n > 0 else { return (n, false) }
+            body.commit(n)
+            return (n, bodyArrivedLocked())
+        }
+    }
+
+    /// Memory the request body buffer holds (for tests: it must stay bounded).
+    var bodyBufferCapacity: Int { lock.withLock { body.capacity } }
+
+    private func bodyArrivedLocked() -> Bool {
+        lock.signal(Self.bodyCondition)
+        if body.count > Self.bodyHighWater {
+            bodyPaused = true
+            return true
+        }
+        return false
     }
 
     func endBody() {
@@ -345,7 +365,7 @@ public final class HTTPExchange: @unchecked Sendable {
             continueWanted = true
             notify = requestServiceLocked()
         }
-        while body.count == bodyReadIndex && !bodyComplete && !bodyFailed {
+        while body.isEmpty && !bodyComplete && !bodyFailed {
             if notify {
                 let target = owner
                 lock.unlock()
@@ -356,7 +376,7 @@ public final class HTTPExchange: @unchecked Sendable {
             }
             lock.wait(Self.bodyCondition)
         }
-        let available = body.count - bodyReadIndex
+        let available = body.count
         if available == 0 {
             let result = bodyFailed ? -1 : 0
             let target = owner
@@ -365,11 +385,9 @@ public final class HTTPExchange: @unchecked Sendable {
             return result
         }
         let n = min(available, buffer.count)
-        body.withUnsafeBytes { src in
-            buffer.baseAddress!.copyMemory(from: src.baseAddress! + bodyReadIndex, byteCount: n)
-        }
-        bodyReadIndex += n
-        if bodyPaused && !resumeBodyWanted && body.count - bodyReadIndex <= Self.bodyHighWater / 4 {
+        buffer.baseAddress!.copyMemory(from: body.readable.baseAddress!, byteCount: n)
+        body.consume(n)
+        if bodyPaused && !resumeBodyWanted && body.count <= Self.bodyHighWater / 4 {
             resumeBodyWanted = true
             notify = requestServiceLocked() || notify
         }
