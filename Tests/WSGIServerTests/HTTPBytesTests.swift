@@ -36,10 +36,10 @@ struct HTTPBytesTests {
         (0, "0"), (1, "1"), (15, "f"), (16, "10"), (26, "1a"), (255, "ff"), (256, "100"), (4096, "1000"),
         (0xdead_beef, "deadbeef"), (Int.max, "7fffffffffffffff"),
     ] as [(Int, String)])
-    func appendHexIsExactAndLowercase(value: Int, text: String) {
+    func chunkHeaderIsExactLowercaseHex(value: Int, text: String) {
         var out: [UInt8] = [120]
-        HTTPBytes.appendHex(value, to: &out)
-        #expect(String(decoding: out, as: UTF8.self) == "x" + text)
+        HTTPBytes.appendChunkHeader(value, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "x" + text + "\r\n")
     }
 
     @Test(arguments: [

@@ -259,3 +259,32 @@ def test_head_and_lent_body_are_not_held_back_by_nagle(responses):
     elapsed = time.monotonic() - start
     c.close()
     assert elapsed < 0.6, f"30 responses took {elapsed:.3f} s"
+
+
+def test_small_items_to_a_client_that_stopped_reading_do_not_hold_the_gil(start_server):
+    # Small streamed items are queued with the GIL held; the wait for a stalled client to
+    # drain must still release it, or every other thread's request would hang behind it.
+    srv = start_server("--threads", "2", app="wsgi_responses:application")
+    stalled = socket.create_connection((srv.host, srv.port), timeout=5)
+    try:
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        stalled.sendall(request_bytes("GET", "/small-forever"))
+        time.sleep(1.0)  # the socket and the exchange fill up: the worker waits for drain
+        for _ in range(5):
+            t0 = time.monotonic()
+            resp = srv.request("GET", "/fast", timeout=5)
+            assert resp.body == b"fast"
+            assert time.monotonic() - t0 < 1.0
+        # Reading resumes the stream where it stopped: the bytes are the app's, in order.
+        stalled.settimeout(5)
+        data = b""
+        while len(data) < 1_000_000:
+            data += stalled.recv(1 << 16)
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        assert b"Transfer-Encoding: chunked" in head
+        first = body.split(b"\r\n", 2)
+        assert first[0] == b"64" and first[1] == b"y" * 100
+    finally:
+        stalled.close()
+    assert _wait_closed(srv, "small-forever", 1) == 1

@@ -71,15 +71,22 @@ enum HTTPBytes {
 
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    static func appendHex(_ value: Int, to buffer: inout [UInt8]) {
-        var shift = (Int.bitWidth - value.leadingZeroBitCount + 3) / 4 * 4 - 4
-        if shift < 0 {
-            buffer.append(48)
-            return
-        }
-        while shift >= 0 {
-            buffer.append(hexDigits[(value >> shift) & 0xf])
-            shift -= 4
+    /// Appends a chunk's size line, "<hex>\r\n", in one append (a streamed response pays it
+    /// per item).
+    static func appendChunkHeader(_ size: Int, to buffer: inout [UInt8]) {
+        var line: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 16 hex digits and CRLF fit
+        withUnsafeMutableBytes(of: &line) { raw in
+            var digits = max(1, (Int.bitWidth - size.leadingZeroBitCount + 3) / 4)
+            let length = digits + 2
+            var value = size
+            while digits > 0 {
+                digits -= 1
+                raw[digits] = hexDigits[value & 0xf]
+                value >>= 4
+            }
+            raw[length - 2] = 13
+            raw[length - 1] = 10
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[0..<length]))
         }
     }
 }

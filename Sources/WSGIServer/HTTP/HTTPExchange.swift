@@ -453,9 +453,7 @@ public final class HTTPExchange: @unchecked Sendable {
         if toSend > 0 {
             if framing == .chunked {
                 let before = outbox.count
-                HTTPBytes.appendHex(toSend, to: &outbox)
-                outbox.append(13)
-                outbox.append(10)
+                HTTPBytes.appendChunkHeader(toSend, to: &outbox)
                 inFlight += outbox.count - before
             }
             fileJob = FileJob(fd: fd, offset: offset, remaining: toSend)
@@ -659,9 +657,8 @@ public final class HTTPExchange: @unchecked Sendable {
             responseBodyBytes += n
         case .chunked:
             let before = outbox.count
-            HTTPBytes.appendHex(bytes.count, to: &outbox)
-            outbox.append(13)
-            outbox.append(10)
+            outbox.reserveCapacity(before + bytes.count + 20)
+            HTTPBytes.appendChunkHeader(bytes.count, to: &outbox)
             outbox.append(contentsOf: bytes)
             outbox.append(13)
             outbox.append(10)

@@ -134,8 +134,17 @@ struct ResponseDriver {
         guard length > 0 else { return .complete }  // empty items don't commit the head
         guard YPy_RequestStarted(request) != 0 else { return notStarted() }
         YPy_RequestMarkCommitted(request)
+        if context.headSent && length <= Self.itemSentWithGIL {
+            // Queuing a small item is a lock and a short copy, cheaper than handing the GIL
+            // over and back (two atomic exchanges and a mutex each way); only a wait for the
+            // client to drain releases it (see `send`).
+            return send(data, length, final: false, holdingGIL: true)
+        }
         return PythonRuntime.withoutGIL { send(data, length, final: false) }
     }
+
+    /// Streamed items up to this size are queued without releasing the GIL.
+    private static let itemSentWithGIL = 4096
 
     /// Sends the file from offset to its end, or as much as the app's Content-Length says.
     private func sendFile(fd: Int32, offset: Int64, remaining: Int64) -> Outcome {
@@ -176,15 +185,17 @@ struct ResponseDriver {
     }
 
     /// Commits the head if needed and hands bytes to the exchange. Called without the GIL.
-    private func send(_ data: UnsafePointer<CChar>?, _ length: Int, final: Bool) -> Outcome {
-        do {
-            try context.commitHead()
-        } catch {
-            return .failed("the exchange refused the response head (\(error))", traceback: nil)
+    private func send(_ data: UnsafePointer<CChar>?, _ length: Int, final: Bool, holdingGIL: Bool = false) -> Outcome {
+        if !context.headSent {
+            do {
+                try context.commitHead()
+            } catch {
+                return .failed("the exchange refused the response head (\(error))", traceback: nil)
+            }
         }
         var result = context.send(UnsafeRawBufferPointer(start: data, count: length), final: final)
         if result == .backpressure && !final {
-            result = exchange.waitForDrain()
+            result = holdingGIL ? PythonRuntime.withoutGIL { exchange.waitForDrain() } : exchange.waitForDrain()
         }
         if result == .closed {
             context.clientGone = true

@@ -4,6 +4,7 @@
 /stats               JSON {"closed": {...}, "made": {...}}: close() calls per route name
 /list-close          an iterable with close(), two items
 /stream-forever      64 KiB items until the client goes away; counts close()
+/small-forever       100-byte items until the client goes away; counts close()
 /raise-in-iter       yields one item, then raises (after the head went out); counts close()
 /raise-before        raises before start_response
 /raise-first-item    a generator raising before its first item; counts close()
@@ -107,6 +108,15 @@ def application(environ, start_response):
                 yield block
 
         return CountedGenerator("stream-forever", forever())
+    if path == "/small-forever":
+        start_response("200 OK", plain)
+
+        def small():
+            block = b"y" * 100
+            while True:
+                yield block
+
+        return CountedGenerator("small-forever", small())
     if path == "/raise-in-iter":
         start_response("200 OK", plain)
 
