@@ -517,7 +517,50 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         }
     }
 
+    /// A head and the lent body behind it go out in one sendmsg: one system call, and the body
+    /// continues the head's segment instead of following a segment of its own. Returns false
+    /// when writing must stop (the socket is full, or the write failed).
+    private func sendHeadWithBorrowedBody() -> Bool {
+        guard var body = pendingBody, outputOffset < output.count, body.offset < body.count else { return true }
+        while true {
+            let headCount = output.count - outputOffset
+            let n = output.withUnsafeBytes { head -> Int in
+                var vectors = (
+                    iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress! + outputOffset), iov_len: headCount),
+                    iovec(iov_base: UnsafeMutableRawPointer(mutating: body.base + body.offset), iov_len: body.count - body.offset))
+                return withUnsafeMutableBytes(of: &vectors) { raw in
+                    var message = msghdr()
+                    message.msg_iov = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
+                    message.msg_iovlen = 2
+                    return sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
+                }
+            }
+            if n >= 0 {
+                let fromHead = min(n, headCount)
+                outputOffset += fromHead
+                let own = min(fromHead, ownBytesInOutput)
+                ownBytesInOutput -= own
+                if fromHead - own > 0 { exchange.confirmWritten(fromHead - own) }
+                body.offset += n - fromHead
+                pendingBody = body
+                writeStalled = false
+                return true
+            }
+            switch errno {
+            case EINTR:
+                continue
+            case EAGAIN, EWOULDBLOCK:
+                awaitWritable()
+                return false
+            default:
+                perform(machine.writeFailed())
+                return false
+            }
+        }
+    }
+
     private func flushOutput() {
+        if pendingBody != nil && !sendHeadWithBorrowedBody() { return }
         while outputOffset < output.count {
             let n = output.withUnsafeBytes { bytes in
                 send(fd, bytes.baseAddress! + outputOffset, bytes.count - outputOffset, Int32(MSG_NOSIGNAL))
