@@ -34,7 +34,14 @@ typedef struct {
     char name[HEADER_NAME_MAX];  // lower-cased
     PyObject *key;               // NULL: the header is dropped (its name contains '_')
     int used;
+    // The value this field had last time, reused while clients keep sending the same bytes
+    // (Host, User-Agent, Accept...): no decode and no allocation. Never for credentials.
+    uint8_t caches_value;
+    PyObject *value;
 } HeaderSlot;
+
+/// Longest field value kept for reuse.
+#define HEADER_VALUE_CACHE_MAX 256
 static HeaderSlot header_slots[HEADER_SLOTS];
 static int header_cached;
 
@@ -158,8 +165,17 @@ static PyObject *make_header_key(const unsigned char *name, long length, int *is
     return key;
 }
 
-/// The key for a header name (new reference; Py_None = drop), through the cache.
-static PyObject *header_key(const unsigned char *name, long length, int *is_cookie) {
+/// Fields whose values are never kept past their request.
+static int is_credential(const unsigned char *name, long length) {
+    return (length == 6 && strncasecmp((const char *)name, "cookie", 6) == 0)
+        || (length == 13 && strncasecmp((const char *)name, "authorization", 13) == 0)
+        || (length == 19 && strncasecmp((const char *)name, "proxy-authorization", 19) == 0);
+}
+
+/// The key for a header name (new reference; Py_None = drop), through the cache; `*slot_out`
+/// is its cache slot, or NULL for a name the cache does not hold.
+static PyObject *header_key(const unsigned char *name, long length, int *is_cookie, HeaderSlot **slot_out) {
+    *slot_out = NULL;
     if (length <= 0 || length >= HEADER_NAME_MAX) return make_header_key(name, length, is_cookie);
     uint32_t hash = 2166136261u;
     for (long i = 0; i < length; i++) hash = (hash ^ lower(name[i])) * 16777619u;
@@ -172,6 +188,7 @@ static PyObject *header_key(const unsigned char *name, long length, int *is_cook
             while (i < length && lower(name[i]) == (unsigned char)slot->name[i]) i++;
             if (i == length) {
                 *is_cookie = slot->is_cookie;
+                *slot_out = slot;
                 return Py_NewRef(slot->key ? slot->key : Py_None);
             }
         }
@@ -186,21 +203,38 @@ static PyObject *header_key(const unsigned char *name, long length, int *is_cook
     slot->is_cookie = (uint8_t)*is_cookie;
     for (long i = 0; i < length; i++) slot->name[i] = (char)lower(name[i]);
     slot->key = key == Py_None ? NULL : Py_NewRef(key);  // the cache keeps its own reference
+    slot->caches_value = !is_credential(name, length);
+    slot->value = NULL;
     header_cached++;
+    *slot_out = slot;
     return key;
 }
 
 int YPy_EnvironAddHeader(PyObject *environ, const void *name, long nameLength,
                          const void *value, long valueLength) {
     int is_cookie = 0;
-    PyObject *key = header_key(name, nameLength, &is_cookie);
+    HeaderSlot *slot;
+    PyObject *key = header_key(name, nameLength, &is_cookie, &slot);
     if (!key) return -1;
     if (key == Py_None) {
         Py_DECREF(key);
         return 0;
     }
-    PyObject *text = valueLength == 0 ? Py_NewRef(empty_str)
-                                      : PyUnicode_DecodeLatin1(value, valueLength, NULL);
+    PyObject *text;
+    PyObject *cached = slot && slot->caches_value ? slot->value : NULL;
+    if (valueLength == 0) {
+        text = Py_NewRef(empty_str);
+    } else if (cached && PyUnicode_GET_LENGTH(cached) == valueLength
+               && memcmp(PyUnicode_1BYTE_DATA(cached), value, (size_t)valueLength) == 0) {
+        // The cached str is Latin-1 (1-byte kind), like every decoded value: same bytes,
+        // same text. str is immutable, so one object may sit in many environs.
+        text = Py_NewRef(cached);
+    } else {
+        text = PyUnicode_DecodeLatin1(value, valueLength, NULL);
+        if (text && slot && slot->caches_value && valueLength <= HEADER_VALUE_CACHE_MAX) {
+            Py_XSETREF(slot->value, Py_NewRef(text));
+        }
+    }
     if (!text) {
         Py_DECREF(key);
         return -1;

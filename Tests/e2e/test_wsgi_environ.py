@@ -155,3 +155,23 @@ def test_a_client_gone_mid_request_does_not_disturb_the_next_connections(start_m
         env = _environ(server, method="POST", path=f"/after{i}", body=b"y" * i)
         assert env["PATH_INFO"] == f"/after{i}"
         assert env["_body"] == "y" * i
+
+
+def test_header_values_reused_between_requests_stay_exact(environ_server):
+    # The server reuses the str of a field value a client repeats (Host, User-Agent...):
+    # a changed value, a value of the same length, a repeat within one request and a
+    # non-ASCII byte must each come through as sent.
+    sequence = [
+        [("X-Val", "alpha")],
+        [("X-Val", "alpha")],
+        [("X-Val", "alphb")],
+        [("X-Val", "alpha"), ("X-Val", "alpha")],
+        [("X-Val", "caf\xe9")],
+        [("X-Val", "caf\xe9")],
+        [("X-Val", "")],
+        [("X-Val", "alpha")],
+    ]
+    expected = ["alpha", "alpha", "alphb", "alpha, alpha", "caf\xe9", "caf\xe9", "", "alpha"]
+    for headers, want in zip(sequence, expected):
+        env = _environ(environ_server, headers=headers)
+        assert env["HTTP_X_VAL"] == want
