@@ -101,6 +101,37 @@ struct ResponseHeadBuilderTests {
         expectHeadError { try builder.add("X-A", "1") }
     }
 
+    /// Every byte value at every position of a 20-byte value, name and status (the checks take
+    /// eight bytes at a time): refused exactly when RFC 9110 does not allow the byte there.
+    @Test func everyByteAtEveryPositionIsCheckedLikeTheRFCSays() throws {
+        for position in 0..<20 {
+            for byte in UInt8(0)...255 {
+                var value = [UInt8](repeating: UInt8(ascii: "v"), count: 20)
+                value[position] = byte
+                var builder = ResponseHeadBuilder()
+                try builder.begin("200 OK")
+                let valueAllowed = (byte >= 0x20 && byte != 0x7F) || byte == 0x09
+                let accepted = (try? value.withUnsafeBytes { raw in
+                    try Array("X-Test".utf8).withUnsafeBytes { name in try builder.add(name: name, value: raw) }
+                }) != nil
+                #expect(accepted == valueAllowed, "value byte \(byte) at \(position)")
+
+                var name = [UInt8](repeating: UInt8(ascii: "n"), count: 20)
+                name[position] = byte
+                let nameAccepted = (try? name.withUnsafeBytes { raw in
+                    try Array("1".utf8).withUnsafeBytes { one in try builder.add(name: raw, value: one) }
+                }) != nil
+                #expect(nameAccepted == HTTPByte.isTchar(byte), "name byte \(byte) at \(position)")
+
+                var status = Array("200 ".utf8) + [UInt8](repeating: UInt8(ascii: "r"), count: 20)
+                status[4 + position] = byte
+                var statusBuilder = ResponseHeadBuilder()
+                let statusAccepted = (try? status.withUnsafeBytes { raw in try statusBuilder.begin(status: raw) }) != nil
+                #expect(statusAccepted == valueAllowed, "status byte \(byte) at \(position)")
+            }
+        }
+    }
+
     @Test func refusedHeaderLeavesTheHeadUnchanged() throws {
         var builder = ResponseHeadBuilder()
         try builder.begin("200 OK")
