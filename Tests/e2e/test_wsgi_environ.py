@@ -175,3 +175,26 @@ def test_header_values_reused_between_requests_stay_exact(environ_server):
     for headers, want in zip(sequence, expected):
         env = _environ(environ_server, headers=headers)
         assert env["HTTP_X_VAL"] == want
+
+
+def test_server_and_client_addresses_follow_each_connection(start_server):
+    # SERVER_NAME, SERVER_PORT and REMOTE_ADDR are kept in the worker's base environ while
+    # they stay the same: alternating listeners and client addresses on one worker thread must
+    # still give every request its own.
+    import socket
+
+    from harness import free_port
+
+    second = free_port("127.0.0.2")
+    srv = start_server("--bind", f"127.0.0.2:{second}", app="wsgi_environ:application")
+    routes = [("127.0.0.1", srv.port, "127.0.0.1"), ("127.0.0.2", second, "127.0.0.3"),
+              ("127.0.0.2", second, "127.0.0.2"), ("127.0.0.1", srv.port, "127.0.0.4")]
+    for host, port, source in routes * 3:
+        with socket.create_connection((host, port), timeout=5, source_address=(source, 0)) as s:
+            s.sendall(request_bytes("GET", "/", headers=[("Connection", "close")]))
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        assert data.startswith(b"HTTP/1.1 200"), data[:200]
+        env = json.loads(data.partition(b"\r\n\r\n")[2])
+        assert (env["SERVER_NAME"], env["SERVER_PORT"], env["REMOTE_ADDR"]) == (host, str(port), source)
