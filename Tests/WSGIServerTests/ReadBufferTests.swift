@@ -186,4 +186,14 @@ struct ReadBufferTests {
         buffer.deallocate()
         #expect(cache.cachedCount == 0)
     }
+
+    @Test func anUncachedReleaseLeavesTheCacheAlone() {
+        let cache = ReadBlockCache(limit: 2)
+        var buffer = ReadBuffer(maximumCapacity: 1 << 16, blockCache: cache)
+        #expect(reserve(&buffer, 1))
+        #expect(receive(&buffer, pattern(10)) == 10)
+        buffer.deallocateUncached()
+        #expect(cache.cachedCount == 0)
+        #expect(buffer.capacity == 0 && buffer.isEmpty)
+    }
 }

@@ -103,7 +103,10 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     }
 
     deinit {
-        input.deallocate()
+        // A worker may drop the last reference (it holds the connection while posting output),
+        // so not through the server thread's block cache. closeNow() has given the block back
+        // already; this only frees what a connection that never closed still holds.
+        input.deallocateUncached()
     }
 
     var isIdle: Bool { machine.state == .idle }

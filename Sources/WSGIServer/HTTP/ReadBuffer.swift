@@ -74,8 +74,19 @@ struct ReadBuffer {
         end += n
     }
 
+    /// Frees the storage (a first block back to the block cache, if there is one).
     mutating func deallocate() {
-        if let storage, let blockCache, capacity == ReadBlockCache.blockSize {
+        deallocate(toCache: true)
+    }
+
+    /// Frees the storage without the block cache: for an owner going away on whatever thread
+    /// drops its last reference (the cache belongs to the server thread).
+    mutating func deallocateUncached() {
+        deallocate(toCache: false)
+    }
+
+    private mutating func deallocate(toCache: Bool) {
+        if toCache, let storage, let blockCache, capacity == ReadBlockCache.blockSize {
             blockCache.give(storage)
         } else {
             Glibc.free(storage)
