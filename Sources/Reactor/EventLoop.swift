@@ -33,6 +33,9 @@ public final class EventLoop: @unchecked Sendable {
     public var timers: TimerWheel
     /// Monotonic time cached once per iteration; handlers use it for deadlines.
     public private(set) var now: Int64
+    /// Counts `runOnce` calls: an object released in an earlier iteration is no longer on any
+    /// call stack of the loop (see `HTTPServer`'s connection pool).
+    public private(set) var iteration: UInt64 = 0
 
     private var slots: [Slot] = []
     private var nextID: UInt32 = 1
@@ -154,6 +157,7 @@ public final class EventLoop: @unchecked Sendable {
     /// One iteration: wait for events (or tasks, or the next timer tick), dispatch, run tasks.
     public func runOnce(maximumWaitMilliseconds: Int32 = -1) throws(SyscallError) {
         if loopThread == nil { loopThread = pthread_self() }
+        iteration &+= 1
         var timeout = timers.pollTimeout(now: now)
         if maximumWaitMilliseconds >= 0 && (timeout < 0 || timeout > maximumWaitMilliseconds) {
             timeout = maximumWaitMilliseconds

@@ -198,3 +198,42 @@ def test_server_and_client_addresses_follow_each_connection(start_server):
         assert data.startswith(b"HTTP/1.1 200"), data[:200]
         env = json.loads(data.partition(b"\r\n\r\n")[2])
         assert (env["SERVER_NAME"], env["SERVER_PORT"], env["REMOTE_ADDR"]) == (host, str(port), source)
+
+
+def test_a_connection_reused_after_any_ending_starts_clean(start_server):
+    # Closed connections are reset and reused for new sockets, newest first: whatever state the
+    # last one ended in (a refused head, a body cut off, a pending 100 Continue, pipelined
+    # requests, a chunked body), the next connection must behave like a new one.
+    import socket
+    import time
+
+    srv = start_server("--threads", "1", app="wsgi_environ:application")
+
+    def raw(data, wait=0.2):
+        with socket.create_connection((srv.host, srv.port), timeout=5) as s:
+            s.sendall(data)
+            time.sleep(wait)
+
+    endings = [
+        b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+        request_bytes("POST", "/cut", headers=[("Content-Length", "1000")], content_length=False) + b"z" * 10,
+        request_bytes("POST", "/cont", headers=[("Content-Length", "5"), ("Expect", "100-continue")],
+                      content_length=False),
+        request_bytes("GET", "/p1") + request_bytes("GET", "/p2") + request_bytes("GET", "/p3"),
+        request_bytes("POST", "/ch", headers=[("Transfer-Encoding", "chunked")], content_length=False)
+        + chunked(b"abc", b"de"),
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n",
+    ]
+    for index, ending in enumerate(endings):
+        raw(ending)
+        with srv.connect() as c:
+            for n in range(2):
+                body = b"fresh%d-%d" % (index, n)
+                c.send(request_bytes("POST", f"/after{index}", body=body))
+                resp = c.read_response(method="POST")
+                assert resp.status == 200, (index, resp)
+                env = json.loads(resp.body)
+                assert env["PATH_INFO"] == f"/after{index}"
+                assert env["_body"] == body.decode()
+                assert env["CONTENT_LENGTH"] == str(len(body))
+                assert "HTTP_EXPECT" not in env and "HTTP_TRANSFER_ENCODING" not in env

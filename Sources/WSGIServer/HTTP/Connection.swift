@@ -9,7 +9,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     // @unchecked Sendable: every member is touched on the loop thread only; other threads reach
     // a connection solely through `exchangeNeedsService`, which posts it to the loop.
 
-    let fd: Int32
+    private(set) var fd: Int32
     // unowned(unsafe): no reference counting on every use; the server owns its connections'
     // table and lives until the process exits, so it outlives each of them.
     private unowned(unsafe) let server: HTTPServer
@@ -28,8 +28,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     /// The response just completed answered a request that asked for the close, with all of
     /// its input read.
     private var closesWithoutLinger = false
-    /// Handed to the server's pool when the connection closes (see `HTTPServer.reusableExchange`).
-    let exchange: HTTPExchange
+    private var exchange: HTTPExchange
     private let timer = Timer()
     private var timerKind: ArmedTimer = .none
 
@@ -92,13 +91,8 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         accessLog = server.accessLog
         metrics = server.metrics
         timesRequests = accessLog != nil || metrics != nil
-        if let recycled = server.reusableExchange() {
-            exchange = recycled
-            exchange.recycle(for: info, owner: self)
-        } else {
-            exchange = HTTPExchange(connection: info, owner: nil)
-            exchange.attach(owner: self)
-        }
+        exchange = HTTPExchange(connection: info, owner: nil)
+        exchange.attach(owner: self)
         timer.target = self
     }
 
@@ -110,6 +104,64 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
     }
 
     var isIdle: Bool { machine.state == .idle }
+
+    // MARK: Reuse
+
+    /// The loop iteration in which the connection closed (see `isReusable`).
+    private var closedInIteration: UInt64 = 0
+
+    /// A closed connection can serve a new socket once nothing but the server's pool holds it
+    /// (the pool checks the connection itself) and nothing holds its exchange: not a worker
+    /// still finishing a request whose client left, not the hand-off queue. Only from the loop
+    /// iteration after its close: by then no code of it is on the loop's stack. The reference
+    /// count is read with acquire ordering, so a worker's last use happens before.
+    func isReusable(inIteration iteration: UInt64) -> Bool {
+        isClosed && closedInIteration < iteration && isKnownUniquelyReferenced(&exchange)
+    }
+
+    /// Readies a closed connection from the server's pool for a new socket: every per-connection
+    /// var back to its initial value (keep in step with the declarations above), the exchange
+    /// and the parser's storage kept.
+    func reopen(fd: Int32, info: ConnectionInfo) {
+        self.fd = fd
+        machine = ConnectionStateMachine()
+        parser.reset()
+        chunkedDecoder = ChunkedDecoder()
+        input.deallocate()
+        output.removeAll()
+        outputOffset = 0
+        ownBytesInOutput = 0
+        scratch.removeAll()
+        pendingFile = nil
+        pendingBody = nil
+        closesWithoutLinger = false
+        exchange.recycle(for: info, owner: self)
+        timer.target = self
+        timerKind = .none
+        writeStalled = false
+        bodyRemaining = 0
+        bodyIsChunked = false
+        bodyReceived = 0
+        drained = 0
+        bodyPaused = false
+        exchangeActive = false
+        responseFinished = false
+        responseKeepAlive = true
+        responseAborted = false
+        lingerAfterFlush = false
+        closeAfterFlush = false
+        readable = true
+        inputBlockedByPipeline = false
+        peerHungUp = false
+        awaitingContinue = false
+        requestStartNanos = 0
+        responseStatus = 0
+        responseBodyBytes = 0
+        requestStartedAt = 0
+        olderInFlight = nil
+        newerInFlight = nil
+        isClosed = false
+    }
 
     // In-flight bookkeeping kept by the server (see `HTTPServer.requestStarted`): requests in
     // start order, as an intrusive list, so the oldest one is known without a search.
@@ -755,6 +807,7 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
         output = []
         scratch = []
         input.deallocate()
+        closedInIteration = loop.iteration
         server.connectionClosed(self)
     }
 

@@ -15,11 +15,11 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
     /// The first TCP listener's port (useful with port 0); 0 when there is none.
     public private(set) var port = 0
     private var connections: [Connection?] = []
-    /// Exchanges of closed connections, for new ones: an exchange with its lock, condition
-    /// variables and grown buffers cost more to create and free than the rest of a connection
-    /// (callgrind: ~4k of 14k instructions per `Connection: close` request).
-    private var exchangePool: [HTTPExchange] = []
-    private static let exchangePoolLimit = 64
+    /// Closed connections, for new sockets: a connection with its exchange (lock, condition
+    /// variables, grown buffers), parser and timer cost more to create and free than to reset
+    /// (callgrind: ~6k of 20k server-thread instructions per `Connection: close` request).
+    private var connectionPool: [Connection] = []
+    private static let connectionPoolLimit = 64
     /// Read buffers' first blocks, shared by the connections (server thread only).
     let readBlocks = ReadBlockCache()
     public private(set) var connectionCount = 0
@@ -213,7 +213,13 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
                 remoteAddress: peer.host, remotePort: peer.port,
                 serverName: acceptor.socket.serverName, serverPort: acceptor.socket.serverPort,
                 trustsForwarded: configuration.forwardedAllowIPs.contains(&storage))
-            let connection = Connection(fd: fd, server: self, info: info)
+            let connection: Connection
+            if let pooled = reusableConnection() {
+                pooled.reopen(fd: fd, info: info)
+                connection = pooled
+            } else {
+                connection = Connection(fd: fd, server: self, info: info)
+            }
             do {
                 try loop.register(fd: fd, handler: connection, interest: [.readable, .writable])
             } catch {
@@ -234,7 +240,7 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
     }
 
     func connectionClosed(_ connection: Connection) {
-        if exchangePool.count < Self.exchangePoolLimit { exchangePool.append(connection.exchange) }
+        if connectionPool.count < Self.connectionPoolLimit { connectionPool.append(connection) }
         let index = Int(connection.fd)
         if index < connections.count, connections[index] === connection {
             connections[index] = nil
@@ -250,14 +256,12 @@ public final class HTTPServer: TimerTarget, LoopTask, @unchecked Sendable {
         }
     }
 
-    /// A pooled exchange that nothing but the pool references any more: not its closed
-    /// connection (still alive while its last events and tasks run), not a handler still
-    /// finishing a request whose client left, not the hand-off queue. The uniqueness check
-    /// reads the reference count with acquire ordering, so a worker's last use happens before.
-    /// Newest first: its buffers are the likeliest to still be in the cache.
-    func reusableExchange() -> HTTPExchange? {
-        for index in exchangePool.indices.reversed() where isKnownUniquelyReferenced(&exchangePool[index]) {
-            return exchangePool.remove(at: index)
+    /// A pooled connection ready for a new socket (see `Connection.isReusable`), newest first:
+    /// its buffers are the likeliest to still be in the cache.
+    private func reusableConnection() -> Connection? {
+        for index in connectionPool.indices.reversed()
+        where isKnownUniquelyReferenced(&connectionPool[index]) && connectionPool[index].isReusable(inIteration: loop.iteration) {
+            return connectionPool.remove(at: index)
         }
         return nil
     }
