@@ -351,6 +351,14 @@ def run_cli(*args: str, env: Mapping[str, str] | None = None, timeout: float = 1
 # Raw HTTP/1.1
 # ------------------------------------------------------------------------------------------------
 
+def recv_until_eof(sock: socket.socket) -> bytes:
+    """Everything a plain socket receives until the peer closes (its own timeout applies)."""
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def request_bytes(method: str = "GET", path: str = "/", headers: Iterable[tuple[str, str]] | None = None,
                   body: bytes = b"", version: str = "HTTP/1.1", host: str | None = "localhost",
                   content_length: bool | None = None) -> bytes:

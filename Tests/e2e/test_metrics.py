@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import free_port, port_accepts, run_cli
+from harness import free_port, port_accepts, recv_until_eof, run_cli
 from procutil import wait_for, wait_workers_ready
 
 APPS = Path(__file__).resolve().parent / "apps"
@@ -337,12 +337,7 @@ def test_recycled_and_reloaded_workers_keep_their_counts_and_are_no_restarts(sta
 def raw(port: int, data: bytes, timeout: float = 3.0) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
-        chunks = []
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
+        return recv_until_eof(s)
 
 
 def test_endpoint_answers_404_405_400_and_head(start_server):
@@ -403,10 +398,5 @@ def test_client_connected_across_a_fork_still_sees_its_close(start_server):
         srv.exit_expected = False
         wait_workers_ready(srv, 2)
         c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = b""
-        while True:
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = recv_until_eof(c)
         assert data.startswith(b"HTTP/1.1 200 OK") and b"yimmo_workers 2\n" in data

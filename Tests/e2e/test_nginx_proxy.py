@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import free_port, port_accepts
+from harness import free_port, port_accepts, recv_until_eof
 
 NGINX_CONF = """
 daemon off;
@@ -94,12 +94,7 @@ def nginx(tmp_path):
 def _get(port, path, host="app.example", extra=b""):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n".encode() + extra + b"\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = recv_until_eof(s)
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), head
     return json.loads(body)

@@ -1,10 +1,12 @@
 """Every environ key PEP 3333 and the brief ask for (apps/wsgi_environ.py)."""
 
 import json
+import socket
+import time
 
 import pytest
 
-from harness import chunked, request_bytes
+from harness import chunked, free_port, recv_until_eof, request_bytes
 
 
 @pytest.fixture(scope="module")
@@ -181,10 +183,6 @@ def test_server_and_client_addresses_follow_each_connection(start_server):
     # SERVER_NAME, SERVER_PORT and REMOTE_ADDR are kept in the worker's base environ while
     # they stay the same: alternating listeners and client addresses on one worker thread must
     # still give every request its own.
-    import socket
-
-    from harness import free_port
-
     second = free_port("127.0.0.2")
     srv = start_server("--bind", f"127.0.0.2:{second}", app="wsgi_environ:application")
     routes = [("127.0.0.1", srv.port, "127.0.0.1"), ("127.0.0.2", second, "127.0.0.3"),
@@ -192,9 +190,7 @@ def test_server_and_client_addresses_follow_each_connection(start_server):
     for host, port, source in routes * 3:
         with socket.create_connection((host, port), timeout=5, source_address=(source, 0)) as s:
             s.sendall(request_bytes("GET", "/", headers=[("Connection", "close")]))
-            data = b""
-            while chunk := s.recv(65536):
-                data += chunk
+            data = recv_until_eof(s)
         assert data.startswith(b"HTTP/1.1 200"), data[:200]
         env = json.loads(data.partition(b"\r\n\r\n")[2])
         assert (env["SERVER_NAME"], env["SERVER_PORT"], env["REMOTE_ADDR"]) == (host, str(port), source)
@@ -204,9 +200,6 @@ def test_a_connection_reused_after_any_ending_starts_clean(start_server):
     # Closed connections are reset and reused for new sockets, newest first: whatever state the
     # last one ended in (a refused head, a body cut off, a pending 100 Continue, pipelined
     # requests, a chunked body), the next connection must behave like a new one.
-    import socket
-    import time
-
     srv = start_server("--threads", "1", app="wsgi_environ:application")
 
     def raw(data, wait=0.2):

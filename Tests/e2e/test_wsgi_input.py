@@ -8,6 +8,7 @@ import hashlib
 import os
 import socket
 import threading
+import time
 
 import pytest
 
@@ -89,7 +90,6 @@ def test_client_gone_mid_body_raises_in_app_and_server_keeps_serving(input_serve
 def test_body_sent_after_the_head_ends_exactly_where_the_next_request_begins(input_server):
     # The rest of a Content-Length body is received straight into the exchange's buffer,
     # never more than the body: the next request, sent in the same segment, must stay intact.
-    import time
     bodies = [os.urandom(n) for n in (1, 4095, 4096, 70_000, 300_000)]
     with input_server.connect(timeout=30) as c:
         for i, body in enumerate(bodies):

@@ -543,23 +543,39 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 writeStalled = false
                 continue
             }
-            switch errno {
-            case EINTR:
-                continue
-            case EAGAIN, EWOULDBLOCK:
-                pendingBody = body
-                awaitWritable()
-                return false
-            default:
-                pendingBody = nil
-                body.release()
-                perform(machine.writeFailed())
-                return false
-            }
+            // Kept on failure too: closing the connection gives the body back.
+            pendingBody = body
+            if retryAfterWriteError() { continue }
+            return false
         }
         pendingBody = nil
         body.release()
         return true
+    }
+
+    /// After a write returned -1: true to retry (EINTR); otherwise writing stops, waiting for
+    /// writability (EAGAIN) or with the connection failed.
+    private func retryAfterWriteError() -> Bool {
+        switch errno {
+        case EINTR:
+            return true
+        case EAGAIN, EWOULDBLOCK:
+            awaitWritable()
+            return false
+        default:
+            perform(machine.writeFailed())
+            return false
+        }
+    }
+
+    /// `n` bytes from the front of `output` went out: the exchange learns how many of them
+    /// were its own (not a 100 Continue or an error page of the connection's).
+    private func outputWritten(_ n: Int) {
+        outputOffset += n
+        let own = min(n, ownBytesInOutput)
+        ownBytesInOutput -= own
+        if n - own > 0 { exchange.confirmWritten(n - own) }
+        writeStalled = false
     }
 
     /// The socket is full: wait for it to drain. The write-stall deadline counts from the first
@@ -592,25 +608,13 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
             }
             if n >= 0 {
                 let fromHead = min(n, headCount)
-                outputOffset += fromHead
-                let own = min(fromHead, ownBytesInOutput)
-                ownBytesInOutput -= own
-                if fromHead - own > 0 { exchange.confirmWritten(fromHead - own) }
+                outputWritten(fromHead)
                 body.offset += n - fromHead
                 pendingBody = body
-                writeStalled = false
                 return true
             }
-            switch errno {
-            case EINTR:
-                continue
-            case EAGAIN, EWOULDBLOCK:
-                awaitWritable()
-                return false
-            default:
-                perform(machine.writeFailed())
-                return false
-            }
+            if retryAfterWriteError() { continue }
+            return false
         }
     }
 
@@ -621,23 +625,11 @@ final class Connection: EventHandler, TimerTarget, LoopTask, ExchangeOwner, @unc
                 send(fd, bytes.baseAddress! + outputOffset, bytes.count - outputOffset, Int32(MSG_NOSIGNAL))
             }
             if n >= 0 {
-                outputOffset += n
-                let own = min(n, ownBytesInOutput)
-                ownBytesInOutput -= own
-                if n - own > 0 { exchange.confirmWritten(n - own) }
-                writeStalled = false
+                outputWritten(n)
                 continue
             }
-            switch errno {
-            case EINTR:
-                continue
-            case EAGAIN, EWOULDBLOCK:
-                awaitWritable()
-                return
-            default:
-                perform(machine.writeFailed())
-                return
-            }
+            if retryAfterWriteError() { continue }
+            return
         }
         output.removeAll(keepingCapacity: true)
         outputOffset = 0

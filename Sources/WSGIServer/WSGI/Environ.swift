@@ -13,10 +13,10 @@ struct Environ {
     private let scriptName: [UInt8]
     /// Reused buffer for the percent-decoded path.
     private var decodedPath: [UInt8] = []
-    private var serverName = CachedString()
-    private var serverPort = CachedPort()
-    private var remoteAddress = CachedString()
-    private var urlScheme = CachedString()
+    private var serverName = CachedStr<String>(strFromText)
+    private var serverPort = CachedStr<Int>(YPy_StrFromLong)
+    private var remoteAddress = CachedStr<String>(strFromText)
+    private var urlScheme = CachedStr<String>(strFromText)
 
     /// base: the worker's YPy_EnvironBase (owned for the worker's life).
     init(base: OpaquePointer, scriptName: String) {
@@ -196,57 +196,41 @@ extension Environ {
     }
 }
 
-/// One str kept while the Swift string it was made from stays the same.
-private struct CachedString {
-    private var text: String?
+/// One str kept while the value it was made from (a Swift string or a port number) stays
+/// the same.
+private struct CachedStr<Value: Equatable> {
+    private var value: Value?
     private var cached: OpaquePointer?
+    /// Makes the str, or nil with a Python exception set.
+    private let make: (Value) -> OpaquePointer?
+
+    init(_ make: @escaping (Value) -> OpaquePointer?) {
+        self.make = make
+    }
 
     /// A borrowed str for value (owned by the cache), or nil with a Python exception set.
-    mutating func object(_ value: String) -> OpaquePointer? {
+    mutating func object(_ value: Value) -> OpaquePointer? {
         update(value).object
     }
 
     mutating func forget() {
         if let cached { YPy_DecRef(cached) }
         cached = nil
-        text = nil
+        value = nil
     }
 
     /// The str for `value`, and whether it differs from the previous call's.
-    mutating func update(_ value: String) -> (object: OpaquePointer?, changed: Bool) {
-        if let cached, text == value { return (cached, false) }
-        var copy = value
-        guard let made = copy.withUTF8({ YPy_StrFromLatin1($0.baseAddress, $0.count) }) else { return (nil, true) }
+    mutating func update(_ value: Value) -> (object: OpaquePointer?, changed: Bool) {
+        if let cached, self.value == value { return (cached, false) }
+        guard let made = make(value) else { return (nil, true) }
         if let cached { YPy_DecRef(cached) }
         cached = made
-        text = value
+        self.value = value
         return (made, true)
     }
 }
 
-/// SERVER_PORT's str, kept while the port stays the same.
-private struct CachedPort {
-    private var port = -1
-    private var cached: OpaquePointer?
-
-    /// A borrowed str (owned by the cache), or nil with a Python exception set.
-    mutating func object(_ value: Int) -> OpaquePointer? {
-        update(value).object
-    }
-
-    mutating func forget() {
-        if let cached { YPy_DecRef(cached) }
-        cached = nil
-        port = -1
-    }
-
-    /// The str for `value`, and whether it differs from the previous call's.
-    mutating func update(_ value: Int) -> (object: OpaquePointer?, changed: Bool) {
-        if let cached, port == value { return (cached, false) }
-        guard let made = YPy_StrFromLong(value) else { return (nil, true) }
-        if let cached { YPy_DecRef(cached) }
-        cached = made
-        port = value
-        return (made, true)
-    }
+private func strFromText(_ text: String) -> OpaquePointer? {
+    var copy = text
+    return copy.withUTF8 { YPy_StrFromLatin1($0.baseAddress, $0.count) }
 }

@@ -99,24 +99,15 @@ def application(environ, start_response):
     if path == "/list-close":
         start_response("200 OK", plain)
         return Counted("list-close", [b"first,", b"second"])
-    if path == "/stream-forever":
+    if path in ("/stream-forever", "/small-forever"):
         start_response("200 OK", plain)
+        block = b"x" * 65536 if path == "/stream-forever" else b"y" * 100
 
         def forever():
-            block = b"x" * 65536
             while True:
                 yield block
 
-        return CountedGenerator("stream-forever", forever())
-    if path == "/small-forever":
-        start_response("200 OK", plain)
-
-        def small():
-            block = b"y" * 100
-            while True:
-                yield block
-
-        return CountedGenerator("small-forever", small())
+        return CountedGenerator(path[1:], forever())
     if path == "/raise-in-iter":
         start_response("200 OK", plain)
 
