@@ -67,6 +67,17 @@ def test_http10_protocol(environ_server):
     assert env["SERVER_PROTOCOL"] == "HTTP/1.0"
 
 
+def test_later_http1_minor_versions_are_served_as_http11(environ_server):
+    # RFC 9110 §2.5: processed as the highest 1.x the server conforms to, keep-alive included.
+    with environ_server.connect() as c:
+        for version in ("HTTP/1.2", "HTTP/1.9"):
+            c.send(request_bytes("GET", "/", version=version))
+            resp = c.read_response()
+            assert resp.status == 200, resp
+            assert resp.version == "HTTP/1.1"
+            assert json.loads(resp.body)["SERVER_PROTOCOL"] == "HTTP/1.1"
+
+
 def test_content_type_and_length_only_when_sent(environ_server):
     env = _environ(environ_server, "POST", "/form", headers=[("Content-Type", "application/x-www-form-urlencoded")],
                    body=b"a=1&b=2")

@@ -7,8 +7,9 @@
 /// - 431 when there are too many header fields or one field line (or the trailer section) is too long.
 /// - 501 when `chunked` is the final transfer coding but another coding (`gzip`, `identity`, ...)
 ///   precedes it: well-formed, but we decode no other coding (RFC 9112 §6.1).
-/// - 505 for a well-formed `HTTP/x.y` other than 1.0 and 1.1. That includes the HTTP/2 preface
-///   `PRI * HTTP/2.0`: the version is judged before the method and target.
+/// - 505 for a well-formed `HTTP/x.y` whose major version is not 1. That includes the HTTP/2
+///   preface `PRI * HTTP/2.0`: the version is judged before the method and target. HTTP/1.2 to
+///   HTTP/1.9 are served as HTTP/1.1 (RFC 9110 §2.5), and so is their SERVER_PROTOCOL.
 ///
 /// Transfer-Encoding on an HTTP/1.0 request is 400: a 1.0 client cannot send chunked, so the header
 /// is a smuggling attempt or a broken intermediary. CONNECT is 400 too: a WSGI server tunnels nothing.

@@ -126,11 +126,12 @@ public struct RequestParser: Sendable {
     private mutating func acceptRequestLine(
         _ bytes: ByteView, _ method: Range<Int>, _ target: Range<Int>, _ major: Int, _ minor: Int
     ) -> HTTPParseError? {
-        // The version is judged first, so the HTTP/2 preface `PRI * HTTP/2.0` gets 505.
-        guard major == 1, minor <= 1 else { return .versionNotSupported }
+        // The version is judged first, so the HTTP/2 preface `PRI * HTTP/2.0` gets 505. A later
+        // HTTP/1.x is handled as HTTP/1.1, the highest 1.x we conform to (RFC 9110 §2.5).
+        guard major == 1 else { return .versionNotSupported }
         request.method = method
         request.target = target
-        request.versionMinor = minor
+        request.versionMinor = min(minor, 1)
         request.methodIsHead = bytes.equals(method, "HEAD")
         return RequestTarget.resolve(bytes, into: &request)
     }
