@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -45,13 +46,13 @@ def main() -> None:
         # valgrind cannot read the DWARF this toolchain writes; the symbol table is enough.
         binary = Path(tmp) / "yimmo-wsgi"
         subprocess.run(["objcopy", "--strip-debug", str(BINARY), str(binary)], check=True)
-        entry = worker_entry(binary)
-        outputs = profile(binary, entry, Path(tmp))
-        worker, supervisor = sorted(outputs, key=lambda p: p.stat().st_size, reverse=True)[:2]
+        worker, supervisor = profile(binary, worker_entry(binary), Path(tmp))
         names = own_cost_functions(worker, binary.name) + own_cost_functions(supervisor, binary.name)
     unique = list(dict.fromkeys(names))
     OUTPUT.write_text("\n".join(unique) + "\n")
-    print(f"{OUTPUT.relative_to(ROOT)}: {len(unique)} functions")
+    # SwiftPM does not know the linker reads this file: an incremental build would keep the old link.
+    print(f"{OUTPUT.relative_to(ROOT)}: {len(unique)} functions; "
+          f"remove {BINARY.relative_to(ROOT)} before the next build to relink with it")
 
 
 def worker_entry(binary: Path) -> str:
@@ -63,7 +64,8 @@ def worker_entry(binary: Path) -> str:
     sys.exit(f"no function matching {ENTRY!r} in {binary}")
 
 
-def profile(binary: Path, entry: str, tmp: Path) -> list[Path]:
+def profile(binary: Path, entry: str, tmp: Path) -> tuple[Path, Path]:
+    """Runs the server under callgrind; returns the worker's and the supervisor's profiles."""
     command = ["valgrind", "--tool=callgrind", "--demangle=no", f"--zero-before={entry}",
                f"--callgrind-out-file={tmp}/callgrind.%p", str(binary), "--host", "127.0.0.1",
                "--port", str(PORT), "--log-level", "WARNING", "app", "app"]
@@ -78,7 +80,11 @@ def profile(binary: Path, entry: str, tmp: Path) -> list[Path]:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=120)
-    return sorted(tmp.glob("callgrind.*"))
+    supervisor = tmp / f"callgrind.{server.pid}"
+    workers = [p for p in tmp.glob("callgrind.*") if p != supervisor]
+    if not supervisor.exists() or len(workers) != 1:
+        sys.exit(f"expected the supervisor's and one worker's profile in {tmp}")
+    return workers[0], supervisor
 
 
 def wait_until_serving() -> None:
@@ -141,7 +147,8 @@ def own_cost_functions(callgrind_out: Path, object_name: str) -> list[str]:
         if (len(fields) >= 2 and current_function and current_object
                 and os.path.basename(current_object) == object_name and fields[1].isdigit()):
             cost[re.sub(r"'\d+$", "", current_function)] += int(fields[1])
-    return [name for name, n in cost.most_common() if n > 0 and not name.startswith("0x")]
+    # Unnamed code ("0x...") and valgrind's "(below main)" are not symbols the linker knows.
+    return [name for name, n in cost.most_common() if n > 0 and not name.startswith(("0x", "("))]
 
 
 if __name__ == "__main__":
